@@ -1,0 +1,112 @@
+"""grassroots users {add,token,assign,list}"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from grassroots.accounts.models import User
+from grassroots.accounts.roles import Role
+from grassroots.accounts.services import generate_password, grid_assign, token_issue, user_create
+from grassroots.territory.models import Grid
+
+
+class Command(BaseCommand):
+    help = "Manage users: add NAME --role ROLE --scope CODE, token NAME, assign NAME GRID..., list."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        called = getattr(self, "_called_from_command_line", False)
+        sub = parser.add_subparsers(dest="action", required=True, parser_class=CommandParser)
+        add = sub.add_parser(
+            "add",
+            help="create a user; password from stdin or generated",
+            called_from_command_line=called,
+        )
+        add.add_argument("name")
+        add.add_argument("--role", required=True, choices=Role.values)
+        add.add_argument(
+            "--scope",
+            required=True,
+            action="append",
+            metavar="CODE",
+            help="unit code; for a grid worker a grid code (repeat for more grids)",
+        )
+        add.add_argument("--generate-password", action="store_true", help="do not read stdin")
+        token = sub.add_parser(
+            "token",
+            help="issue an API token (printed on the last line)",
+            called_from_command_line=called,
+        )
+        token.add_argument("name")
+        assign = sub.add_parser(
+            "assign", help="assign a grid worker to more grids", called_from_command_line=called
+        )
+        assign.add_argument("name")
+        assign.add_argument("grids", nargs="+")
+        sub.add_parser(
+            "list", help="list users with role and scope", called_from_command_line=called
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        getattr(self, f"do_{options['action']}")(options)
+
+    def _user(self, name: str) -> User:
+        user = User.objects.filter(username=name).first()
+        if user is None:
+            raise CommandError(f"no user named {name}")
+        return user
+
+    def do_add(self, options: dict[str, Any]) -> None:
+        password = None
+        if not options["generate_password"]:
+            try:
+                if not sys.stdin.isatty():
+                    password = sys.stdin.readline().rstrip("\r\n") or None
+            except (OSError, ValueError):  # no usable stdin (closed, or captured by a test runner)
+                password = None
+        generated = password is None
+        if generated:
+            password = generate_password()
+        assert password is not None
+        try:
+            user = user_create(
+                username=options["name"],
+                role=options["role"],
+                scope_codes=options["scope"],
+                password=password,
+            )
+        except ValidationError as exc:
+            lines = [f"{field}: {msg}" for field, msgs in exc.message_dict.items() for msg in msgs]
+            raise CommandError("; ".join(lines)) from None
+        self.stdout.write(
+            f"created {user.username} ({user.get_role_display()}) scoped to {', '.join(user.scope_codes())}"
+        )
+        if generated:
+            self.stdout.write(f"password: {password}")
+
+    def do_token(self, options: dict[str, Any]) -> None:
+        user = self._user(options["name"])
+        token = token_issue(user=user)
+        self.stderr.write(f"API token for {user.username}; it is shown only now:")
+        self.stdout.write(token)
+
+    def do_assign(self, options: dict[str, Any]) -> None:
+        user = self._user(options["name"])
+        grids = list(Grid.objects.filter(code__in=options["grids"]))
+        missing = set(options["grids"]) - {g.code for g in grids}
+        if missing:
+            raise CommandError(f"no grid {', '.join(sorted(missing))}")
+        try:
+            grid_assign(user=user, grids=grids)
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from None
+        self.stdout.write(f"{user.username} now works in {', '.join(user.scope_codes())}")
+
+    def do_list(self, options: dict[str, Any]) -> None:
+        for user in User.objects.order_by("username"):
+            self.stdout.write(
+                f"{user.username}\t{user.role}\t{','.join(user.scope_codes())}\t{'active' if user.is_active else 'inactive'}"
+            )

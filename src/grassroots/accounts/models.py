@@ -1,0 +1,129 @@
+"""Users, their role and territory scope, grid assignments and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from grassroots.core.scoping import ScopedQuerySet
+
+from .roles import Role
+
+
+class UserQuerySet(ScopedQuerySet["User"]):
+    pass
+
+
+class UserManager(models.Manager.from_queryset(UserQuerySet)):  # type: ignore[misc]
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username: str) -> User:
+        return self.get(username=username)
+
+    def create_user(self, username: str, password: str | None = None, **extra: object) -> User:
+        user = self.model(username=username, **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(
+        self, username: str, email: str | None = None, password: str | None = None, **extra: object
+    ) -> User:
+        extra.setdefault("role", Role.COUNTY_ADMIN)
+        extra.setdefault("scope_code", "")
+        return self.create_user(
+            username, password, email=email or "", is_staff=True, is_superuser=True, **extra
+        )
+
+
+class User(AbstractUser):
+    role = models.CharField(_("role"), max_length=24, choices=Role.choices, blank=True)
+    # The territory code this user works under: a unit code, or for a grid worker a grid code
+    # (their further grids are in GridAssignment). Users are scoped rows too: an official
+    # sees the accounts under their own node.
+    scope_code = models.CharField(_("scope"), max_length=15, blank=True, db_index=True)
+    phone = models.CharField(_("mobile number"), max_length=11, blank=True)
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def scope_codes(self) -> list[str]:
+        """The territory codes whose subtrees this user may see."""
+        if self.role == Role.GRID_WORKER:
+            return list(self.grid_assignments.values_list("grid__code", flat=True))
+        return [self.scope_code] if self.scope_code else []
+
+
+class GridAssignment(models.Model):
+    user = models.ForeignKey(
+        User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="grid_assignments"
+    )
+    grid = models.ForeignKey(
+        "territory.Grid",
+        verbose_name=_("grid"),
+        on_delete=models.CASCADE,
+        related_name="assignments",
+    )
+    assigned_at = models.DateTimeField(_("assigned at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("grid assignment")
+        verbose_name_plural = _("grid assignments")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "grid"], name="gridassignment_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.grid}"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A bearer token. Only its SHA-256 is stored; the token itself is shown once."""
+
+    user = models.ForeignKey(
+        User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(_("prefix"), max_length=8)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    @classmethod
+    def issue(cls, user: User) -> tuple[ApiToken, str]:
+        token = "gr_" + secrets.token_urlsafe(32)
+        row = cls.objects.create(user=user, digest=hash_token(token), prefix=token[:8])
+        return row, token
+
+    @classmethod
+    def authenticate(cls, token: str) -> User | None:
+        row = (
+            cls.objects.select_related("user")
+            .filter(digest=hash_token(token), revoked_at__isnull=True, user__is_active=True)
+            .first()
+        )
+        if row is None:
+            return None
+        now = timezone.now()
+        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+            cls.objects.filter(pk=row.pk).update(last_used_at=now)
+        return row.user

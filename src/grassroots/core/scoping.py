@@ -1,0 +1,103 @@
+"""The one scoping mechanism: which territory a user may see.
+
+Every scoped row carries the territory code it belongs to (a unit code or a grid code). Codes
+are paths: everything under X has a code that starts with X. A user's scope is one code, or for
+a grid worker the codes of the grids assigned to them. `visible_to(user)` turns that into a
+filter on the row's code column, and every read of scoped data (admin, API, pages, commands,
+the coverage audit) starts from it.
+
+The prefix test is written as a range (code >= X and code < X + ":"), because ":" sorts right
+after "9": a plain B-tree index serves it on SQLite and PostgreSQL alike, whatever the
+collation, which LIKE 'X%' does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.db import models
+from django.db.models import Q
+
+if TYPE_CHECKING:
+    from grassroots.accounts.models import User
+
+_M = TypeVar("_M", bound=models.Model)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A set of territory subtrees; `codes is None` means everything (superusers, commands)."""
+
+    codes: tuple[str, ...] | None
+
+    @classmethod
+    def everything(cls) -> Scope:
+        return cls(None)
+
+    @classmethod
+    def nothing(cls) -> Scope:
+        return cls(())
+
+    @classmethod
+    def of(cls, *codes: str) -> Scope:
+        return cls(tuple(sorted(set(codes))))
+
+    @classmethod
+    def for_user(cls, user: Any) -> Scope:
+        if user is None or not getattr(user, "is_authenticated", False):
+            return cls.nothing()
+        if not user.is_active:
+            return cls.nothing()
+        if user.is_superuser:
+            return cls.everything()
+        return cls.of(*user.scope_codes())
+
+    @property
+    def is_everything(self) -> bool:
+        return self.codes is None
+
+    def q(self, field: str) -> Q:
+        """A filter keeping rows whose `field` lies under one of the scope's codes."""
+        if self.codes is None:
+            return Q()
+        if not self.codes:
+            return Q(pk__in=[])
+        condition = Q()
+        for code in self.codes:
+            condition |= Q(**{f"{field}__gte": code, f"{field}__lt": code + ":"})
+        return condition
+
+    def contains(self, code: str | None) -> bool:
+        if self.codes is None:
+            return True
+        if not code:
+            return False
+        return any(code.startswith(c) for c in self.codes)
+
+    def narrow(self, code: str) -> Scope:
+        """The part of this scope under `code` (empty if `code` lies outside it)."""
+        if self.codes is None:
+            return Scope.of(code)
+        inside = [c for c in self.codes if c.startswith(code)]
+        if any(code.startswith(c) for c in self.codes):
+            inside.append(code)
+        return Scope.of(*inside)
+
+
+class ScopedQuerySet(models.QuerySet[_M]):
+    """A queryset whose model names the column holding its territory code."""
+
+    scope_field = "scope_code"
+
+    def in_scope(self, scope: Scope) -> ScopedQuerySet[_M]:
+        return self.filter(scope.q(self.scope_field))
+
+    def visible_to(self, user: User | Any) -> ScopedQuerySet[_M]:
+        return self.in_scope(Scope.for_user(user))
+
+
+class CodeScopedQuerySet(ScopedQuerySet[_M]):
+    """For territory rows, whose own code is their scope."""
+
+    scope_field = "code"

@@ -1,0 +1,112 @@
+"""Text normalization for data that arrives from spreadsheets and phones.
+
+Real registers hold full-width digits and letters, ideographic spaces, a lower-case x at the
+end of ID numbers and traditional characters. Everything that is stored or searched passes
+through these helpers first, so that the same person typed two ways is found one way.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import opencc
+from pypinyin import lazy_pinyin
+
+_SPACES = re.compile(r"\s+")
+_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+_CONTROL[127] = None
+
+# Readings that differ when a character is a surname (pypinyin reads 曾 as "ceng").
+SURNAME_READINGS = {
+    "曾": "zeng",
+    "单": "shan",
+    "解": "xie",
+    "仇": "qiu",
+    "查": "zha",
+    "区": "ou",
+    "朴": "piao",
+    "乐": "yue",
+    "尉": "yu",
+    "种": "chong",
+    "秘": "bi",
+    "覃": "qin",
+    "盖": "ge",
+    "缪": "miao",
+    "翟": "zhai",
+    "员": "yun",
+    "万": "wan",
+    "沈": "shen",
+    "长": "chang",
+    "重": "chong",
+    "贾": "jia",
+    "柏": "bai",
+    "燕": "yan",
+    "纪": "ji",
+    "繁": "po",
+    "牟": "mou",
+}
+
+_t2s = opencc.OpenCC("t2s")
+
+
+def clean_text(value: object) -> str:
+    """NFKC-normalize (full-width to half-width), drop control characters, collapse spaces."""
+    if value is None:
+        return ""
+    text = unicodedata.normalize("NFKC", str(value)).translate(_CONTROL)
+    return _SPACES.sub(" ", text).strip()
+
+
+def compact(value: object) -> str:
+    """clean_text with every space removed: for codes and numbers."""
+    return clean_text(value).replace(" ", "")
+
+
+@lru_cache(maxsize=65536)
+def _char_to_simplified(char: str) -> str:
+    return _t2s.convert(char)
+
+
+def to_simplified(text: str) -> str:
+    """Traditional to simplified, one character at a time (cached: names repeat characters)."""
+    return "".join(_char_to_simplified(c) if ord(c) > 0x2E7F else c for c in text)
+
+
+@lru_cache(maxsize=65536)
+def _char_pinyin(char: str) -> str:
+    reading = lazy_pinyin(char, errors="ignore")
+    return reading[0] if reading else ""
+
+
+def name_key(name: str) -> str:
+    """The search key of a name: cleaned, simplified, without spaces or the middle dot."""
+    return to_simplified(clean_text(name)).replace(" ", "").replace("·", "").lower()
+
+
+def name_pinyin(key: str) -> tuple[str, str]:
+    """(full pinyin, initials) of a name key, e.g. 赵光菊 -> ("zhaoguangju", "zgj").
+
+    Characters are read one at a time with the surname reading for the first one. Names are
+    not phrases, so this is what a person typing a name's initials expects, and it is cached.
+    """
+    syllables = []
+    for index, char in enumerate(key):
+        if char.isascii():
+            if char.isalnum():
+                syllables.append(char)
+            continue
+        syllable = SURNAME_READINGS.get(char) if index == 0 else None
+        syllable = syllable or _char_pinyin(char)
+        if syllable:
+            syllables.append(syllable)
+    return "".join(syllables), "".join(s[0] for s in syllables)
+
+
+def search_text(query: str) -> str:
+    """Normalize a search query the way names are normalized when stored."""
+    return name_key(query)
+
+
+__all__ = ["clean_text", "compact", "name_key", "name_pinyin", "search_text", "to_simplified"]

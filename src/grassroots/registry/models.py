@@ -1,0 +1,327 @@
+"""Registry: households, residents and enterprises (人、地、物、组织)."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from grassroots.core.scoping import ScopedQuerySet
+from grassroots.core.text import clean_text, name_key, name_pinyin
+from grassroots.core.validators import (
+    mask_id_number,
+    mask_phone,
+    parse_id_number,
+    validate_credit_code,
+    validate_mobile,
+)
+
+TAG_SEPARATOR = "|"
+
+
+def join_tags(tags: list[str] | tuple[str, ...] | set[str]) -> str:
+    """Stored form of a tag set: sorted, delimited on both sides so `|低保|` matches exactly."""
+    unique = sorted({t for t in tags if t})
+    return f"{TAG_SEPARATOR}{TAG_SEPARATOR.join(unique)}{TAG_SEPARATOR}" if unique else ""
+
+
+def split_tags(stored: str) -> list[str]:
+    return [t for t in stored.split(TAG_SEPARATOR) if t]
+
+
+class Tag(models.Model):
+    """The vocabulary of household and resident tags; imports refuse tags not in it."""
+
+    class Kind(models.TextChoices):
+        CARE = "care", _("Care (关爱对象)")
+        SENSITIVE = "sensitive", _("Sensitive (特殊人群)")
+        OTHER = "other", _("Other")
+
+    name = models.CharField(_("name"), max_length=30, unique=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.OTHER)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def sensitive(self) -> bool:
+        return self.kind == self.Kind.SENSITIVE
+
+
+class TaggedModel(models.Model):
+    tags = models.CharField(_("tags"), max_length=300, blank=True, default="")
+
+    class Meta:
+        abstract = True
+
+    @property
+    def tag_list(self) -> list[str]:
+        return split_tags(self.tags)
+
+
+class Household(TaggedModel):
+    code = models.CharField(_("household code"), max_length=32, unique=True)
+    address = models.CharField(_("address"), max_length=200)
+    building = models.CharField(_("building"), max_length=20, blank=True)
+    unit_no = models.CharField(_("unit (entrance)"), max_length=20, blank=True)
+    room = models.CharField(_("room"), max_length=20, blank=True)
+    lon = models.FloatField(_("longitude"), null=True, blank=True)
+    lat = models.FloatField(_("latitude"), null=True, blank=True)
+    grid = models.ForeignKey(
+        "territory.Grid",
+        verbose_name=_("grid"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="households",
+    )
+    unit = models.ForeignKey(
+        "territory.Unit",
+        verbose_name=_("village/community"),
+        on_delete=models.PROTECT,
+        related_name="households",
+    )
+    # The grid code, or the unit code while the household has no grid (see core.scoping).
+    scope_code = models.CharField(max_length=15, db_index=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("household")
+        verbose_name_plural = _("households")
+        ordering = ["code"]
+        permissions = [
+            ("view_coverage", "Can view the coverage audit"),
+            ("import_registry", "Can import registry spreadsheets"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(lon__isnull=True) & models.Q(lat__isnull=True))
+                | (models.Q(lon__isnull=False) & models.Q(lat__isnull=False)),
+                name="household_lon_lat_together",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.address}"
+
+    def clean(self) -> None:
+        self.address = clean_text(self.address)
+        if (self.lon is None) != (self.lat is None):
+            raise ValidationError(_("longitude and latitude go together"))
+        if self.grid_id and self.unit_id and not self.grid.code.startswith(self.unit.code):
+            raise ValidationError({"grid": _("the grid is not in this village/community")})
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.grid_id and not self.unit_id:
+            self.unit_id = self.grid.unit_id
+        self.scope_code = self.grid.code if self.grid_id else self.unit.code
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        # Members follow their household's territory (their rows carry its scope code).
+        Resident.objects.filter(household=self).exclude(
+            scope_code=self.scope_code, unit_id=self.unit_id
+        ).update(scope_code=self.scope_code, unit_id=self.unit_id)
+
+
+class Resident(TaggedModel):
+    class Sex(models.TextChoices):
+        MALE = "M", _("Male")
+        FEMALE = "F", _("Female")
+
+    class Relation(models.TextChoices):
+        HEAD = "head", _("Head of household")
+        SPOUSE = "spouse", _("Spouse")
+        CHILD = "child", _("Child")
+        PARENT = "parent", _("Parent")
+        GRANDCHILD = "grandchild", _("Grandchild")
+        GRANDPARENT = "grandparent", _("Grandparent")
+        SIBLING = "sibling", _("Sibling")
+        CHILD_IN_LAW = "child_in_law", _("Son/daughter-in-law")
+        OTHER = "other", _("Other relative")
+        TENANT = "tenant", _("Tenant")
+
+    class Residency(models.TextChoices):
+        REGISTERED = "registered", _("Registered (户籍)")
+        RESIDENT = "resident", _("Living here, not registered (常住)")
+        FLOATING = "floating", _("Floating (流动)")
+
+    name = models.CharField(_("name"), max_length=50)
+    # Search keys, derived from the name on save: simplified characters, full pinyin, initials.
+    name_key = models.CharField(max_length=50, editable=False, db_index=True)
+    name_pinyin = models.CharField(max_length=200, editable=False, db_index=True)
+    name_initials = models.CharField(max_length=50, editable=False, db_index=True)
+    id_number = models.CharField(_("ID number"), max_length=18, db_index=True)
+    # Last four characters of the ID number: the search "by the last digits" uses this index.
+    id_tail = models.CharField(max_length=4, editable=False, db_index=True)
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, editable=False)
+    birth_date = models.DateField(_("birth date"), editable=False)
+    phone = models.CharField(_("mobile number"), max_length=11, blank=True)
+    household = models.ForeignKey(
+        Household,
+        verbose_name=_("household"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
+    )
+    relation = models.CharField(
+        _("relation to head"), max_length=16, choices=Relation.choices, blank=True
+    )
+    residency = models.CharField(
+        _("residency"), max_length=12, choices=Residency.choices, default=Residency.REGISTERED
+    )
+    moved_out_on = models.DateField(_("moved out on"), null=True, blank=True)
+    deceased_on = models.DateField(_("deceased on"), null=True, blank=True)
+    unit = models.ForeignKey(
+        "territory.Unit",
+        verbose_name=_("village/community"),
+        on_delete=models.PROTECT,
+        related_name="residents",
+    )
+    scope_code = models.CharField(max_length=15, db_index=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("resident")
+        verbose_name_plural = _("residents")
+        ordering = ["name_key", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.id_number_masked}"
+
+    @property
+    def id_number_masked(self) -> str:
+        return mask_id_number(self.id_number)
+
+    @property
+    def phone_masked(self) -> str:
+        return mask_phone(self.phone)
+
+    @property
+    def is_current(self) -> bool:
+        return self.moved_out_on is None and self.deceased_on is None
+
+    @property
+    def age(self) -> int:
+        today = datetime.date.today()
+        b = self.birth_date
+        return today.year - b.year - ((today.month, today.day) < (b.month, b.day))
+
+    def clean(self) -> None:
+        errors = {}
+        try:
+            self.id_number = parse_id_number(self.id_number).number
+        except ValidationError as exc:
+            errors["id_number"] = exc.messages
+        if self.phone:
+            try:
+                self.phone = validate_mobile(self.phone)
+            except ValidationError as exc:
+                errors["phone"] = exc.messages
+        self.name = clean_text(self.name)
+        if not self.name:
+            errors["name"] = [_("name is empty")]
+        if self.household_id is None and self.relation and self.relation != self.Relation.TENANT:
+            errors["relation"] = [_("a relation to the head needs a household")]
+        if errors:
+            raise ValidationError(errors)
+
+    def fill_derived(self) -> None:
+        """Derived columns: search keys, ID tail, birth date and sex, scope."""
+        self.name = clean_text(self.name)
+        self.name_key = name_key(self.name)
+        self.name_pinyin, self.name_initials = name_pinyin(self.name_key)
+        parsed = parse_id_number(self.id_number)
+        self.id_number = parsed.number
+        self.id_tail = parsed.number[-4:]
+        self.birth_date = parsed.birth_date
+        self.sex = parsed.sex
+        if self.household_id:
+            household = self.household
+            assert household is not None
+            self.unit_id = household.unit_id
+            self.scope_code = household.scope_code
+        elif self.unit_id:
+            self.scope_code = self.unit.code
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.fill_derived()
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+CURRENT_RESIDENT = models.Q(moved_out_on__isnull=True, deceased_on__isnull=True)
+
+
+class Enterprise(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    credit_code = models.CharField(_("unified social credit code"), max_length=18, unique=True)
+    address = models.CharField(_("address"), max_length=200)
+    industry = models.CharField(_("industry"), max_length=50, blank=True)
+    contact_name = models.CharField(_("contact person"), max_length=50, blank=True)
+    contact_phone = models.CharField(_("contact mobile number"), max_length=11, blank=True)
+    lon = models.FloatField(_("longitude"), null=True, blank=True)
+    lat = models.FloatField(_("latitude"), null=True, blank=True)
+    grid = models.ForeignKey(
+        "territory.Grid",
+        verbose_name=_("grid"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="enterprises",
+    )
+    unit = models.ForeignKey(
+        "territory.Unit",
+        verbose_name=_("village/community"),
+        on_delete=models.PROTECT,
+        related_name="enterprises",
+    )
+    scope_code = models.CharField(max_length=15, db_index=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("enterprise")
+        verbose_name_plural = _("enterprises")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def contact_phone_masked(self) -> str:
+        return mask_phone(self.contact_phone)
+
+    def clean(self) -> None:
+        errors = {}
+        try:
+            self.credit_code = validate_credit_code(self.credit_code)
+        except ValidationError as exc:
+            errors["credit_code"] = exc.messages
+        if self.contact_phone:
+            try:
+                self.contact_phone = validate_mobile(self.contact_phone)
+            except ValidationError as exc:
+                errors["contact_phone"] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.grid_id and not self.unit_id:
+            self.unit_id = self.grid.unit_id
+        self.scope_code = self.grid.code if self.grid_id else self.unit.code
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
