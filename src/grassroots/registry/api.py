@@ -1,0 +1,460 @@
+"""API of the registry: households, residents, enterprises, search and the coverage audit.
+
+Handlers check the role's permission, read through the selectors (which start from
+`visible_to`) and render through the `*_out` functions below. Those functions are the only
+place a registry row becomes JSON: ID and phone numbers leave them masked, and tags pass
+through `tags_for`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.http import Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Field, Query, Router, Schema
+from ninja.errors import HttpError
+from pydantic import field_validator
+
+from grassroots.accounts.models import User
+from grassroots.core.api_support import (
+    Page,
+    PageQuery,
+    Ref,
+    auth_user,
+    check_grid_code,
+    check_unit_code,
+    invalid,
+    paginate,
+    ref,
+    require_perm,
+    responses,
+)
+from grassroots.core.scoping import Scope
+from grassroots.territory.models import Grid, Unit
+
+from .coverage import coverage_report
+from .models import Enterprise, Household, Resident
+from .selectors import (
+    enterprise_list,
+    household_list,
+    registry_search,
+    resident_list,
+    tags_for,
+)
+
+router = Router()
+
+SEARCH_LIMIT = 10
+SEARCH_MAX_LIMIT = 50
+SCOPE_CODE_LENGTHS = (2, 4, 6, 9, 12, 15)
+SEARCHABLE = ("resident", "household", "enterprise")
+
+_GRID_HELP = "Grid code (15 digits). A grid outside your scope gives an empty list."
+_UNIT_HELP = (
+    "Unit code (county, town or village): keeps rows anywhere under that unit. "
+    "A unit outside your scope gives an empty list."
+)
+_TAG_HELP = "A tag of the vocabulary, e.g. 低保; an unknown tag is refused with 422."
+
+
+# Schemas
+
+
+class HouseholdOut(Schema):
+    id: int
+    code: str
+    address: str
+    building: str
+    unit_no: str
+    room: str
+    lon: float | None
+    lat: float | None
+    grid: Ref | None
+    unit: Ref
+    tags: list[str]
+    member_count: int = Field(description="Current residents (not moved out, not deceased).")
+
+
+class ResidentOut(Schema):
+    id: int
+    name: str
+    sex: str = Field(description="M or F, derived from the ID number.")
+    birth_date: datetime.date
+    age: int
+    id_number: str = Field(description="Masked: 3501**********123X.")
+    phone: str | None = Field(description="Masked: 138****5678; null when unknown.")
+    household: str | None = Field(description="Household code.")
+    relation: str
+    residency: str
+    tags: list[str]
+    moved_out_on: datetime.date | None
+    deceased_on: datetime.date | None
+    unit: Ref
+    grid: Ref | None
+
+
+class EnterpriseOut(Schema):
+    id: int
+    name: str
+    credit_code: str = Field(description="Unified social credit code (public business data).")
+    address: str
+    industry: str
+    contact_name: str
+    contact_phone: str | None = Field(description="Masked: 138****5678; null when unknown.")
+    lon: float | None
+    lat: float | None
+    grid: Ref | None
+    unit: Ref
+
+
+class HouseholdPage(Page):
+    items: list[HouseholdOut]
+
+
+class ResidentPage(Page):
+    items: list[ResidentOut]
+
+
+class EnterprisePage(Page):
+    items: list[EnterpriseOut]
+
+
+class TerritoryFilters(Schema):
+    """The `grid` and `unit` filters shared by registry lists."""
+
+    grid: str | None = Field(None, description=_GRID_HELP)
+    unit: str | None = Field(None, description=_UNIT_HELP)
+
+    @field_validator("grid")
+    @classmethod
+    def _check_grid(cls, value: str | None) -> str | None:
+        return check_grid_code(value)
+
+    @field_validator("unit")
+    @classmethod
+    def _check_unit(cls, value: str | None) -> str | None:
+        return check_unit_code(value)
+
+
+class HouseholdFilters(TerritoryFilters):
+    tag: str | None = Field(None, description=_TAG_HELP)
+    q: str | None = Field(None, description="Start of the household code, or part of the address.")
+
+
+class ResidentFilters(TerritoryFilters):
+    tag: str | None = Field(None, description=_TAG_HELP)
+    household: int | None = Field(None, description="Household id.")
+    current: bool | None = Field(
+        None, description="true: only current residents; false: only moved out or deceased."
+    )
+    q: str | None = Field(
+        None,
+        description=(
+            "Name (simplified or traditional characters), full pinyin, pinyin initials, "
+            "or the last 4 or more characters of the ID number."
+        ),
+    )
+
+
+class EnterpriseFilters(TerritoryFilters):
+    industry: str | None = Field(None, description="Industry, exactly as registered.")
+    q: str | None = Field(None, description="Part of the name, or the full credit code.")
+
+
+# Rendering
+
+
+def household_out(household: Household, user: User) -> dict[str, Any]:
+    return {
+        "id": household.pk,
+        "code": household.code,
+        "address": household.address,
+        "building": household.building,
+        "unit_no": household.unit_no,
+        "room": household.room,
+        "lon": household.lon,
+        "lat": household.lat,
+        "grid": ref(household.grid),
+        "unit": ref(household.unit),
+        "tags": tags_for(user, household.tags),
+        "member_count": getattr(household, "member_count", 0),
+    }
+
+
+def resident_out(resident: Resident, user: User) -> dict[str, Any]:
+    household = resident.household
+    return {
+        "id": resident.pk,
+        "name": resident.name,
+        "sex": resident.sex,
+        "birth_date": resident.birth_date,
+        "age": resident.age,
+        "id_number": resident.id_number_masked,
+        "phone": resident.phone_masked or None,
+        "household": household.code if household else None,
+        "relation": resident.relation,
+        "residency": resident.residency,
+        "tags": tags_for(user, resident.tags),
+        "moved_out_on": resident.moved_out_on,
+        "deceased_on": resident.deceased_on,
+        "unit": ref(resident.unit),
+        "grid": ref(household.grid) if household else None,
+    }
+
+
+def enterprise_out(enterprise: Enterprise, user: User) -> dict[str, Any]:
+    return {
+        "id": enterprise.pk,
+        "name": enterprise.name,
+        "credit_code": enterprise.credit_code,
+        "address": enterprise.address,
+        "industry": enterprise.industry,
+        "contact_name": enterprise.contact_name,
+        "contact_phone": enterprise.contact_phone_masked or None,
+        "lon": enterprise.lon,
+        "lat": enterprise.lat,
+        "grid": ref(enterprise.grid),
+        "unit": ref(enterprise.unit),
+    }
+
+
+# Households
+
+
+@router.get(
+    "/households",
+    response=responses(HouseholdPage),
+    operation_id="listHouseholds",
+    tags=["households"],
+    summary="List households",
+)
+def list_households(
+    request: HttpRequest,
+    filters: Query[HouseholdFilters],
+    paging: Query[PageQuery],
+) -> dict[str, Any]:
+    """Households in your scope, ordered by code."""
+    user = require_perm(request, "registry.view_household")
+    page = paginate(household_list(user=user, **filters.dict()), paging)
+    page["items"] = [household_out(h, user) for h in page["items"]]
+    return page
+
+
+@router.get(
+    "/households/{household_id}",
+    response=responses(HouseholdOut),
+    operation_id="getHousehold",
+    tags=["households"],
+    summary="Get a household",
+)
+def get_household(request: HttpRequest, household_id: int) -> dict[str, Any]:
+    """One household by id; 404 if it does not exist or lies outside your scope."""
+    user = require_perm(request, "registry.view_household")
+    return household_out(get_object_or_404(household_list(user=user), pk=household_id), user)
+
+
+# Residents
+
+
+@router.get(
+    "/residents",
+    response=responses(ResidentPage),
+    operation_id="listResidents",
+    tags=["residents"],
+    summary="List residents",
+)
+def list_residents(
+    request: HttpRequest,
+    filters: Query[ResidentFilters],
+    paging: Query[PageQuery],
+) -> dict[str, Any]:
+    """Residents in your scope, ordered by name; ID and phone numbers are masked."""
+    user = require_perm(request, "registry.view_resident")
+    page = paginate(resident_list(user=user, **filters.dict()), paging)
+    page["items"] = [resident_out(r, user) for r in page["items"]]
+    return page
+
+
+@router.get(
+    "/residents/{resident_id}",
+    response=responses(ResidentOut),
+    operation_id="getResident",
+    tags=["residents"],
+    summary="Get a resident",
+)
+def get_resident(request: HttpRequest, resident_id: int) -> dict[str, Any]:
+    """One resident by id; 404 if they do not exist or live outside your scope."""
+    user = require_perm(request, "registry.view_resident")
+    return resident_out(get_object_or_404(resident_list(user=user), pk=resident_id), user)
+
+
+# Enterprises
+
+
+@router.get(
+    "/enterprises",
+    response=responses(EnterprisePage),
+    operation_id="listEnterprises",
+    tags=["enterprises"],
+    summary="List enterprises",
+)
+def list_enterprises(
+    request: HttpRequest,
+    filters: Query[EnterpriseFilters],
+    paging: Query[PageQuery],
+) -> dict[str, Any]:
+    """Enterprises and merchants in your scope, ordered by name."""
+    user = require_perm(request, "registry.view_enterprise")
+    page = paginate(enterprise_list(user=user, **filters.dict()), paging)
+    page["items"] = [enterprise_out(e, user) for e in page["items"]]
+    return page
+
+
+@router.get(
+    "/enterprises/{enterprise_id}",
+    response=responses(EnterpriseOut),
+    operation_id="getEnterprise",
+    tags=["enterprises"],
+    summary="Get an enterprise",
+)
+def get_enterprise(request: HttpRequest, enterprise_id: int) -> dict[str, Any]:
+    """One enterprise by id; 404 if it does not exist or lies outside your scope."""
+    user = require_perm(request, "registry.view_enterprise")
+    return enterprise_out(get_object_or_404(enterprise_list(user=user), pk=enterprise_id), user)
+
+
+# Search
+
+
+class ResidentMatches(Schema):
+    count: int
+    items: list[ResidentOut]
+
+
+class HouseholdMatches(Schema):
+    count: int
+    items: list[HouseholdOut]
+
+
+class EnterpriseMatches(Schema):
+    count: int
+    items: list[EnterpriseOut]
+
+
+class SearchOut(Schema):
+    query: str
+    residents: ResidentMatches | None = Field(
+        description="null when your role may not view residents."
+    )
+    households: HouseholdMatches | None = Field(
+        description="null when your role may not view households."
+    )
+    enterprises: EnterpriseMatches | None = Field(
+        description="null when your role may not view enterprises."
+    )
+
+
+@router.get(
+    "/search",
+    response=responses(SearchOut),
+    operation_id="search",
+    tags=["search"],
+    summary="Search the registry",
+)
+def search(
+    request: HttpRequest,
+    q: str = Query(
+        ...,
+        min_length=1,
+        max_length=50,
+        description=(
+            "Residents by name (traditional characters match simplified ones), full pinyin, "
+            "pinyin initials (赵光菊: zgj) or the last 4+ characters of the ID number; "
+            "households by code or address; enterprises by name or credit code."
+        ),
+    ),
+    limit: int = Query(
+        SEARCH_LIMIT, ge=1, le=SEARCH_MAX_LIMIT, description="Matches shown per kind."
+    ),
+) -> dict[str, Any]:
+    """Matches in your scope of each kind your role may view: the count and the first few."""
+    user = auth_user(request)
+    if not any(user.has_perm(f"registry.view_{kind}") for kind in SEARCHABLE):
+        raise HttpError(403, "Your role may not view the registry")
+    if not q.strip():
+        invalid("q", "the search text is empty")
+    result = registry_search(user=user, query=q, limit=limit)
+
+    def section(matches: Any, render: Any) -> dict[str, Any] | None:
+        if matches is None:
+            return None
+        return {"count": matches.count, "items": [render(obj, user) for obj in matches.items]}
+
+    return {
+        "query": q,
+        "residents": section(result.residents, resident_out),
+        "households": section(result.households, household_out),
+        "enterprises": section(result.enterprises, enterprise_out),
+    }
+
+
+# Coverage audit
+
+
+class CoverageSamples(Schema):
+    households_without_grid: list[str]
+    households_outside_grid: list[str]
+    residents_without_household: list[str] = Field(description="Masked ID numbers.")
+    empty_households: list[str]
+    duplicate_id_numbers: list[str] = Field(description="Masked ID numbers.")
+    grids_without_worker: list[str]
+
+
+class CoverageOut(Schema):
+    """The "格不漏户、户不漏人" audit, as `grassroots audit coverage --json` prints it."""
+
+    households_total: int
+    residents_total: int = Field(description="Current residents.")
+    households_without_grid: int
+    households_outside_grid: int = Field(
+        description="Households whose coordinates lie outside their grid's polygon."
+    )
+    residents_without_household: int
+    empty_households: int = Field(description="Households without a current resident.")
+    duplicate_id_numbers: int
+    grids_without_worker: int
+    samples: CoverageSamples
+
+
+@router.get(
+    "/audit/coverage",
+    response=responses(CoverageOut),
+    operation_id="getCoverageAudit",
+    tags=["audit"],
+    summary="Coverage audit (格不漏户、户不漏人)",
+)
+def coverage_audit(
+    request: HttpRequest,
+    scope: str | None = Query(
+        None,
+        description=(
+            "A unit or grid code inside your scope (default: your whole scope). "
+            "A code outside your scope answers 404."
+        ),
+    ),
+) -> dict[str, Any]:
+    """Households outside grids, residents outside households and the other coverage gaps."""
+    user = require_perm(request, "registry.view_coverage")
+    if scope is None:
+        return coverage_report(Scope.for_user(user)).as_dict()
+    if not (scope.isascii() and scope.isdigit() and len(scope) in SCOPE_CODE_LENGTHS):
+        invalid("scope", "a scope is a unit code (6, 9 or 12 digits) or a grid code (15 digits)")
+    # The named node must be a unit or grid the user can see: outside the scope is 404.
+    if not (
+        Unit.objects.visible_to(user).filter(code=scope).exists()
+        or Grid.objects.visible_to(user).filter(code=scope).exists()
+    ):
+        raise Http404
+    return coverage_report(Scope.of(scope)).as_dict()

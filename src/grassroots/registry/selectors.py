@@ -1,0 +1,231 @@
+"""Reads of the registry for lists, search and the API.
+
+Every selector starts from `Model.objects.visible_to(user)`: rows outside the user's scope are
+never counted, listed or found. Filters narrow that set further, so a filter that names a grid
+or unit outside the scope (or one that does not exist) gives an empty result, never a hint that
+the grid exists.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from grassroots.core.scoping import Scope
+from grassroots.core.text import clean_text, search_text, to_simplified
+
+from .models import (
+    CURRENT_RESIDENT,
+    TAG_SEPARATOR,
+    Enterprise,
+    Household,
+    Resident,
+    Tag,
+    split_tags,
+)
+
+if TYPE_CHECKING:
+    from grassroots.accounts.models import User
+
+# An ID number search needs this many trailing characters (the indexed `id_tail`).
+ID_TAIL_LENGTH = 4
+
+# Digits, possibly ending in X: a piece of an ID number (a lone "x" is a pinyin initial).
+_ID_FRAGMENT = re.compile(r"^\d{1,18}X?$")
+_PINYIN = re.compile(r"^[a-z]+$")
+
+
+def tags_for(user: User, stored: str) -> list[str]:
+    """The tags of a household or resident as `user` may see them.
+
+    Every response renders tags through this one function, so that hiding sensitive tags
+    (特殊人群) from roles without an explicit grant is a change here alone.
+    """
+    return split_tags(stored)
+
+
+def _tag_filter(tag: str) -> Q:
+    """Rows carrying `tag`; refuses a tag that is not in the vocabulary."""
+    name = clean_text(tag)
+    if not Tag.objects.filter(name=name).exists():
+        known = ", ".join(Tag.objects.order_by("name").values_list("name", flat=True))
+        raise ValidationError({"tag": f"unknown tag {name!r} (known tags: {known})"})
+    return Q(tags__contains=f"{TAG_SEPARATOR}{name}{TAG_SEPARATOR}")
+
+
+def _under(unit_code: str) -> Q:
+    """Rows whose scope code lies under the unit `unit_code` (a town filter keeps its villages)."""
+    return Scope.of(unit_code).q("scope_code")
+
+
+def resident_search_q(query: str) -> Q:
+    """Residents matching a search query typed by a person.
+
+    - Chinese characters, simplified or traditional (趙 finds 赵): the start of the name.
+    - Latin letters: the start of the full pinyin (zhaoguangju) or of the initials (zgj).
+    - Four or more digits, possibly ending in X: the end of the ID number (the indexed tail
+      narrows the rows, the suffix test confirms longer fragments); 18 characters: the number.
+    Anything else matches nobody.
+    """
+    key = search_text(query)
+    if not key:
+        return Q(pk__in=[])
+    upper = key.upper()
+    if _ID_FRAGMENT.match(upper):
+        if not ID_TAIL_LENGTH <= len(upper) <= 18:
+            return Q(pk__in=[])
+        if len(upper) == 18:
+            return Q(id_number=upper)
+        condition = Q(id_tail=upper[-ID_TAIL_LENGTH:])
+        if len(upper) > ID_TAIL_LENGTH:
+            condition &= Q(id_number__endswith=upper)
+        return condition
+    if _PINYIN.match(key):
+        return Q(name_initials__startswith=key) | Q(name_pinyin__startswith=key)
+    return Q(name_key__startswith=key)
+
+
+def household_list(
+    *,
+    user: User,
+    grid: str | None = None,
+    unit: str | None = None,
+    tag: str | None = None,
+    q: str | None = None,
+) -> QuerySet[Household]:
+    """Households visible to `user`, ordered by code, with grid, unit and member count.
+
+    `member_count` counts current residents (not moved out, not deceased) with a correlated
+    subquery, which keeps the page query free of a GROUP BY over every joined column.
+    """
+    current_members = (
+        Resident.objects.filter(CURRENT_RESIDENT, household=OuterRef("pk"))
+        .order_by()
+        .values("household")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    qs = (
+        Household.objects.visible_to(user)
+        .select_related("grid", "unit")
+        .defer("grid__boundary")
+        .annotate(
+            member_count=Coalesce(Subquery(current_members, output_field=IntegerField()), Value(0))
+        )
+    )
+    if grid:
+        qs = qs.filter(grid__code=grid)
+    if unit:
+        qs = qs.filter(_under(unit))
+    if tag:
+        qs = qs.filter(_tag_filter(tag))
+    if q:
+        text = clean_text(q)
+        qs = qs.filter(Q(code__startswith=text) | Q(address__contains=text))
+    return qs.order_by("code")
+
+
+def resident_list(
+    *,
+    user: User,
+    grid: str | None = None,
+    unit: str | None = None,
+    tag: str | None = None,
+    household: int | None = None,
+    q: str | None = None,
+    current: bool | None = None,
+) -> QuerySet[Resident]:
+    """Residents visible to `user`, ordered by name key then id, with household, grid, unit."""
+    qs = (
+        Resident.objects.visible_to(user)
+        .select_related("household__grid", "unit")
+        .defer("household__grid__boundary")
+    )
+    if grid:
+        qs = qs.filter(household__grid__code=grid)
+    if unit:
+        qs = qs.filter(_under(unit))
+    if tag:
+        qs = qs.filter(_tag_filter(tag))
+    if household is not None:
+        qs = qs.filter(household_id=household)
+    if current is True:
+        qs = qs.filter(CURRENT_RESIDENT)
+    elif current is False:
+        qs = qs.exclude(CURRENT_RESIDENT)
+    if q:
+        qs = qs.filter(resident_search_q(q))
+    return qs.order_by("name_key", "id")
+
+
+def enterprise_list(
+    *,
+    user: User,
+    grid: str | None = None,
+    unit: str | None = None,
+    industry: str | None = None,
+    q: str | None = None,
+) -> QuerySet[Enterprise]:
+    """Enterprises visible to `user`, ordered by name then id, with grid and unit."""
+    qs = Enterprise.objects.visible_to(user).select_related("grid", "unit").defer("grid__boundary")
+    if grid:
+        qs = qs.filter(grid__code=grid)
+    if unit:
+        qs = qs.filter(_under(unit))
+    if industry:
+        qs = qs.filter(industry=clean_text(industry))
+    if q:
+        qs = qs.filter(_enterprise_q(q))
+    return qs.order_by("name", "id")
+
+
+def _enterprise_q(query: str) -> Q:
+    text = clean_text(query)
+    simplified = to_simplified(text)
+    return (
+        Q(name__contains=text)
+        | Q(name__contains=simplified)
+        | Q(credit_code=text.replace(" ", "").upper())
+    )
+
+
+@dataclass
+class SearchSection:
+    """Matches of one kind: how many there are in scope, and the first few."""
+
+    count: int
+    items: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class SearchResult:
+    """None for a kind the user's role may not view."""
+
+    residents: SearchSection | None
+    households: SearchSection | None
+    enterprises: SearchSection | None
+
+
+def registry_search(*, user: User, query: str, limit: int) -> SearchResult:
+    """Search residents (name, pinyin, initials, ID tail), households (code, address) and
+    enterprises (name, credit code) visible to `user`, each kind only if the role may view it."""
+
+    def section(qs: QuerySet[Any]) -> SearchSection:
+        return SearchSection(count=qs.count(), items=list(qs[:limit]))
+
+    return SearchResult(
+        residents=section(resident_list(user=user, q=query))
+        if user.has_perm("registry.view_resident")
+        else None,
+        households=section(household_list(user=user, q=query))
+        if user.has_perm("registry.view_household")
+        else None,
+        enterprises=section(enterprise_list(user=user, q=query))
+        if user.has_perm("registry.view_enterprise")
+        else None,
+    )
