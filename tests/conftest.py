@@ -68,5 +68,18 @@ def world(db: Any) -> World:
         "auditor": f.user("auditor", "auditor", "350426"),
         "dispatcher": f.user("dispatcher", "dispatcher", "350426100"),
     }
-    return World(county, town_a, town_b, village_a1, village_a2, village_b1, grid_a11, grid_a12,
-                 grid_a21, grid_b11, households, residents, users)
+    return World(
+        county,
+        town_a,
+        town_b,
+        village_a1,
+        village_a2,
+        village_b1,
+        grid_a11,
+        grid_a12,
+        grid_a21,
+        grid_b11,
+        households,
+        residents,
+        users,
+    )

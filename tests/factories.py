@@ -44,8 +44,18 @@ def id_number(birth: str = "19800101", region: str = "350426", seq: int | None =
     return id_number_with_check(f"{region}{birth}{seq:03d}")
 
 
-def household(code: str, g: Grid | None = None, *, unit_: Unit | None = None, lon: float | None = None, lat: float | None = None, tags: str = "") -> Household:
-    h = Household(code=code, address=f"地址{code}", grid=g, unit=unit_ or (g.unit if g else None), tags=tags)
+def household(
+    code: str,
+    g: Grid | None = None,
+    *,
+    unit_: Unit | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+    tags: str = "",
+) -> Household:
+    h = Household(
+        code=code, address=f"地址{code}", grid=g, unit=unit_ or (g.unit if g else None), tags=tags
+    )
     if g is not None and lon is None:
         lon, lat = g.min_lon + 0.001, g.min_lat + 0.001
     h.lon, h.lat = lon, lat
@@ -53,8 +63,23 @@ def household(code: str, g: Grid | None = None, *, unit_: Unit | None = None, lo
     return h
 
 
-def resident(name: str, h: Household | None = None, *, number: str | None = None, unit_: Unit | None = None, phone: str = "13800138000", **extra: Any) -> Resident:
-    r = Resident(name=name, id_number=number or id_number(), household=h, unit=unit_ or (h.unit if h else None), phone=phone, **extra)
+def resident(
+    name: str,
+    h: Household | None = None,
+    *,
+    number: str | None = None,
+    unit_: Unit | None = None,
+    phone: str = "13800138000",
+    **extra: Any,
+) -> Resident:
+    r = Resident(
+        name=name,
+        id_number=number or id_number(),
+        household=h,
+        unit=unit_ or (h.unit if h else None),
+        phone=phone,
+        **extra,
+    )
     r.save()
     return r
 
@@ -66,7 +91,14 @@ def enterprise(name: str, g: Grid, credit_code: str) -> Enterprise:
 
 
 def user(username: str, role: str, *scope: str, **extra: Any) -> User:
-    u = User.objects.create_user(username, "pw-" + username + "-Long1!", role=role, scope_code=scope[0] if scope else "", is_staff=True, **extra)
+    u = User.objects.create_user(
+        username,
+        "pw-" + username + "-Long1!",
+        role=role,
+        scope_code=scope[0] if scope else "",
+        is_staff=True,
+        **extra,
+    )
     if role == Role.GRID_WORKER:
         for code in scope:
             GridAssignment.objects.create(user=u, grid=Grid.objects.get(code=code))

@@ -13,7 +13,9 @@ def test_it_shows_each_persona_only_its_subtree(world):
 
 
 def test_it_scopes_residents_like_their_households(world):
-    names = sorted(Resident.objects.visible_to(world.users["worker"]).values_list("name", flat=True))
+    names = sorted(
+        Resident.objects.visible_to(world.users["worker"]).values_list("name", flat=True)
+    )
     assert names == ["赵光菊", "钱多多"]
 
 

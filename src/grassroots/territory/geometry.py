@@ -25,17 +25,19 @@ def parse_polygon(geometry: Any) -> Any:
         polygon = shape(geometry)
     except (ValueError, TypeError, IndexError, AttributeError, KeyError) as exc:
         raise ValidationError(_("geometry is not valid GeoJSON: %(e)s") % {"e": exc}) from None
-    if polygon.is_empty or polygon.area <= 0:
+    if polygon.is_empty:
         raise ValidationError(_("polygon is empty"))
+    if not polygon.is_valid:
+        raise ValidationError(
+            _("polygon is not valid: %(reason)s") % {"reason": explain_validity(polygon)}
+        )
+    if polygon.area <= 0:
+        raise ValidationError(_("polygon has no area"))
     min_lon, min_lat, max_lon, max_lat = polygon.bounds
     if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
         raise ValidationError(
             _("coordinates are not WGS84 longitude/latitude (bounds %(b)s)")
             % {"b": ", ".join(f"{v:g}" for v in polygon.bounds)}
-        )
-    if not polygon.is_valid:
-        raise ValidationError(
-            _("polygon is not valid: %(reason)s") % {"reason": explain_validity(polygon)}
         )
     return polygon
 

@@ -1,0 +1,59 @@
+# Grassroots: `make run` serves the app with a demo county; `make test` runs every test.
+# Both do their own set-up on a fresh machine: virtual environment, packages, messages, database.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+GRASSROOTS := $(BIN)/grassroots
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_HOUSEHOLDS ?= 2000
+
+.PHONY: install messages migrate demo run test test-only lint format bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Compiled translations (.mo) are build output: made here from the .po files with GNU gettext.
+messages: install
+	@command -v msgfmt >/dev/null || { echo "installing gettext (msgfmt)"; \
+	  (apt-get update -qq && apt-get install -y -qq gettext) >/dev/null || \
+	  { echo "msgfmt is missing: install GNU gettext"; exit 1; }; }
+	cd src/grassroots && ../../$(GRASSROOTS) compilemessages --verbosity 0
+
+migrate: messages
+	$(GRASSROOTS) migrate --verbosity 0
+
+demo: migrate
+	$(GRASSROOTS) demo --if-empty --households $(DEMO_HOUSEHOLDS)
+
+run: demo
+	@echo "Serving http://$(HOST):$(PORT)/  (demo users and passwords: var/demo-users.txt)"
+	$(GRASSROOTS) runserver $(HOST):$(PORT)
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+
+test: messages lint test-only
+
+test-only: install
+	$(BIN)/pytest
+
+format: install
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+bench: messages
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) var build dist src/*.egg-info

@@ -1,0 +1,75 @@
+"""grassroots users add / token / assign."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from grassroots.accounts.models import ApiToken, User
+
+
+def users(*args):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("users", *args, stdout=out, stderr=err)
+    return out.getvalue()
+
+
+def test_it_adds_a_user_with_a_generated_password_printed_once(world):
+    out = users(
+        "add",
+        "newsec",
+        "--role",
+        "village_secretary",
+        "--scope",
+        "350426100002",
+        "--generate-password",
+    )
+    assert out.startswith("created newsec")
+    password = out.strip().splitlines()[-1].removeprefix("password: ")
+    user = User.objects.get(username="newsec")
+    assert user.check_password(password) and user.scope_codes() == ["350426100002"]
+    assert user.role == "village_secretary" and user.is_staff
+
+
+def test_it_assigns_a_grid_worker_to_grids(world):
+    users(
+        "add",
+        "gw",
+        "--role",
+        "grid_worker",
+        "--scope",
+        "350426100001001",
+        "--scope",
+        "350426100001002",
+        "--generate-password",
+    )
+    assert User.objects.get(username="gw").scope_codes() == ["350426100001001", "350426100001002"]
+    users("assign", "gw", "350426100002001")
+    assert len(User.objects.get(username="gw").scope_codes()) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--role", "grid_worker", "--scope", "350426100001"],
+            "scope: a grid worker's scope is a grid code; no grid 350426100001",
+        ),
+        (["--role", "town_official", "--scope", "999"], "scope: no unit with code 999"),
+    ],
+)
+def test_it_refuses_bad_scopes(world, args, message):
+    with pytest.raises(CommandError, match=message):
+        users("add", "x", *args, "--generate-password")
+
+
+def test_it_issues_a_token_on_the_last_line_and_stores_only_its_hash(world):
+    token = users("token", "worker").strip().splitlines()[-1]
+    assert token.startswith("gr_") and len(token) > 30
+    row = ApiToken.objects.get(user__username="worker")
+    assert row.digest != token and token not in row.digest
+    assert ApiToken.authenticate(token) == world.users["worker"]
+    assert ApiToken.authenticate(token + "x") is None
