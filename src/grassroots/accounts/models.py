@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -49,7 +50,7 @@ class User(AbstractUser):
     scope_code = models.CharField(_("scope"), max_length=15, blank=True, db_index=True)
     phone = models.CharField(_("mobile number"), max_length=11, blank=True)
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     class Meta:
         verbose_name = _("user")

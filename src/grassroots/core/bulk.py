@@ -24,7 +24,7 @@ def _chunks(rows: Iterable[Sequence[Any]], size: int = CHUNK) -> Iterable[list[S
 
 def _columns(model: type[models.Model], fields: Sequence[str]) -> list[str]:
     qn = connection.ops.quote_name
-    return [qn(model._meta.get_field(f).column) for f in fields]
+    return [qn(model._meta.get_field(f).column) for f in fields]  # type: ignore[union-attr,arg-type]
 
 
 def insert_rows(
@@ -48,7 +48,7 @@ def update_rows(
     """UPDATE by primary key; each row is (*values in `fields` order, pk)."""
     table = connection.ops.quote_name(model._meta.db_table)
     sets = ", ".join(f"{c} = %s" for c in _columns(model, fields))
-    pk = connection.ops.quote_name(model._meta.pk.column)
+    pk = connection.ops.quote_name(model._meta.pk.column)  # type: ignore[union-attr,arg-type]
     sql = f"UPDATE {table} SET {sets} WHERE {pk} = %s"
     count = 0
     with connection.cursor() as cursor:

@@ -140,6 +140,7 @@ def _parse_tags(
     names = [clean_text(t) for t in TAG_SPLIT.split(raw)]
     names = [n for n in names if n]
     unknown = [n for n in names if n not in vocabulary]
+    value: tuple[str, str | None]
     if unknown:
         value = (
             "",
@@ -620,7 +621,7 @@ def import_residents(
     i_moved = index.get("moved_out_on")
     i_deceased = index.get("deceased_on")
     problems = result.problems
-    pinyin_cache: dict[str, tuple[str, str, str]] = {}
+    pinyin_cache: dict[str, tuple[str, str, str, str]] = {}
 
     parsed: list[dict[str, Any]] = []
     seen: dict[str, int] = {}

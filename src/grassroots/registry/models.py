@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -119,13 +120,13 @@ class Household(TaggedModel):
         self.address = clean_text(self.address)
         if (self.lon is None) != (self.lat is None):
             raise ValidationError(_("longitude and latitude go together"))
-        if self.grid_id and self.unit_id and not self.grid.code.startswith(self.unit.code):
+        if self.grid is not None and self.unit_id and not self.grid.code.startswith(self.unit.code):
             raise ValidationError({"grid": _("the grid is not in this village/community")})
 
     def save(self, *args: object, **kwargs: object) -> None:
-        if self.grid_id and not self.unit_id:
+        if self.grid is not None and not self.unit_id:
             self.unit_id = self.grid.unit_id
-        self.scope_code = self.grid.code if self.grid_id else self.unit.code
+        self.scope_code = self.grid.code if self.grid is not None else self.unit.code
         super().save(*args, **kwargs)  # type: ignore[arg-type]
         # Members follow their household's territory (their rows carry its scope code).
         Resident.objects.filter(household=self).exclude(
@@ -221,7 +222,7 @@ class Resident(TaggedModel):
         return today.year - b.year - ((today.month, today.day) < (b.month, b.day))
 
     def clean(self) -> None:
-        errors = {}
+        errors: dict[str, Any] = {}
         try:
             self.id_number = parse_id_number(self.id_number).number
         except ValidationError as exc:
@@ -307,7 +308,7 @@ class Enterprise(models.Model):
         return mask_phone(self.contact_phone)
 
     def clean(self) -> None:
-        errors = {}
+        errors: dict[str, Any] = {}
         try:
             self.credit_code = validate_credit_code(self.credit_code)
         except ValidationError as exc:
@@ -321,7 +322,7 @@ class Enterprise(models.Model):
             raise ValidationError(errors)
 
     def save(self, *args: object, **kwargs: object) -> None:
-        if self.grid_id and not self.unit_id:
+        if self.grid is not None and not self.unit_id:
             self.unit_id = self.grid.unit_id
-        self.scope_code = self.grid.code if self.grid_id else self.unit.code
+        self.scope_code = self.grid.code if self.grid is not None else self.unit.code
         super().save(*args, **kwargs)  # type: ignore[arg-type]

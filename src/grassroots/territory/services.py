@@ -76,9 +76,9 @@ def import_units(path: str | Path, *, dry_run: bool = False) -> TerritoryResult:
         "level": ("level", "层级", "级别", "类型"),
     }
     index: dict[str, int] = {}
-    for i, header in enumerate(table.headers):
+    for i, written in enumerate(table.headers):
         for key, labels in wanted.items():
-            if header.lower() in labels and key not in index:
+            if written.lower() in labels and key not in index:
                 index[key] = i
     for key in ("code", "name"):
         if key not in index:
