@@ -1,0 +1,168 @@
+"""Admin for users, their grid assignments and API tokens.
+
+An official sees and manages the accounts under their own node. Superuser status, groups and
+per-user permissions are for superusers only: roles are where permissions come from.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from grassroots.core.admin_support import ScopedAdminMixin
+from grassroots.core.validators import mask_phone
+from grassroots.territory.models import Grid, Unit
+
+from .models import ApiToken, GridAssignment, User
+from .roles import Role
+
+
+class RoleScopeFormMixin:
+    """A user's scope must name a unit they may see, or for a grid worker a grid."""
+
+    user: Any = None  # set per request by ScopedAdminMixin.get_form
+
+    def clean(self) -> dict[str, Any]:
+        form: Any = self
+        data = super().clean()  # type: ignore[misc]
+        role, code = data.get("role"), data.get("scope_code")
+        if "scope_code" not in form.fields or not code:
+            return data
+        if role == Role.GRID_WORKER:
+            if not Grid.objects.visible_to(self.user).filter(code=code).exists():
+                form.add_error(
+                    "scope_code",
+                    gettext("A grid worker's scope is one of their grids: no grid %(code)s.")
+                    % {"code": code},
+                )
+        elif not Unit.objects.visible_to(self.user).filter(code=code).exists():
+            form.add_error(
+                "scope_code",
+                gettext("No county, town or village with code %(code)s in your scope.")
+                % {"code": code},
+            )
+        return data
+
+
+class UserForm(RoleScopeFormMixin, UserChangeForm):
+    pass
+
+
+class UserCreationForm(RoleScopeFormMixin, AdminUserCreationForm):
+    class Meta(AdminUserCreationForm.Meta):
+        model = User
+        fields = ("username",)
+
+
+class GridAssignmentInline(ScopedAdminMixin, admin.TabularInline):
+    model = GridAssignment
+    fields = ("grid", "assigned_at")
+    extra = 0
+
+    def visible_queryset(self, request: HttpRequest) -> QuerySet[GridAssignment]:
+        return GridAssignment.objects.filter(grid__in=Grid.objects.visible_to(request.user))
+
+
+@admin.register(User)
+class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
+    form = UserForm
+    add_form = UserCreationForm
+    list_display = (
+        "username",
+        "full_name",
+        "role",
+        "scope_code",
+        "masked_phone",
+        "is_active",
+        "last_login",
+    )
+    list_filter = ("role", "is_active", "is_staff")
+    search_fields = ("username", "first_name", "last_name", "^scope_code")
+    private_fields = {"phone": "masked_phone"}
+    inlines = [GridAssignmentInline]
+
+    def visible_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        users = User.objects.visible_to(request.user)
+        if not request.user.is_superuser:
+            users = users.exclude(is_superuser=True)
+        return users
+
+    def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> Any:
+        if obj is None:
+            return (
+                *self.add_fieldsets,
+                (_("Role and scope"), {"classes": ("wide",), "fields": ("role", "scope_code")}),
+            )
+        permissions: tuple[str, ...] = ("is_active", "is_staff")
+        if request.user.is_superuser:
+            permissions += ("is_superuser", "groups", "user_permissions")
+        fieldsets = (
+            (None, {"fields": ("username", "password")}),
+            (_("Personal info"), {"fields": ("first_name", "last_name", "email", "phone")}),
+            (_("Role and scope"), {"fields": ("role", "scope_code")}),
+            (_("Permissions"), {"fields": permissions}),
+            (_("Important dates"), {"fields": ("last_login", "date_joined")}),
+        )
+        if self._can_change(request, obj):
+            return fieldsets
+        return [
+            (name, {**opts, "fields": self._mask_when_read_only(request, obj, opts["fields"])})
+            for name, opts in fieldsets
+        ]
+
+    @admin.display(description=_("name"))
+    def full_name(self, obj: User) -> str:
+        return obj.get_full_name()
+
+    @admin.display(description=_("mobile number"))
+    def masked_phone(self, obj: User) -> str:
+        return mask_phone(obj.phone)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        user = form.instance
+        # A grid worker's scope code is one of their grids: make sure it is assigned.
+        if user.role == Role.GRID_WORKER and user.scope_code:
+            grid = Grid.objects.filter(code=user.scope_code).first()
+            if grid is not None:
+                GridAssignment.objects.get_or_create(user=user, grid=grid)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Tokens are issued by the `users` command or the API; here they are listed and revoked."""
+
+    list_display = ("prefix", "user", "created_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("user",)
+    search_fields = ("^prefix", "user__username")
+    fields = ("prefix", "user", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def visible_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
+        users = User.objects.visible_to(request.user)
+        if not request.user.is_superuser:
+            users = users.exclude(is_superuser=True)
+        return ApiToken.objects.filter(user__in=users)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description=_("Revoke the selected tokens"), permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(
+            request,
+            ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )

@@ -1,0 +1,215 @@
+"""The admin under the one scoping mechanism.
+
+Every ModelAdmin of a scoped model mixes in `ScopedAdminMixin`. It makes the admin read and
+write only what `Model.objects.visible_to(request.user)` holds:
+
+- lists, counts, facets, searches and actions start from that queryset (`get_queryset`);
+- an object outside it answers 404 in the change, history and delete views, the way the
+  API and the pages do, instead of the admin's "perhaps it was deleted" redirect;
+- foreign-key choices are limited to visible rows, so nobody moves a record out of reach;
+- the form checks that the record it is about to save still lies in scope, and `save_model`
+  checks it again inside the admin's transaction after the write (NetBox does the same);
+- lookups in the query string on private columns (ID and phone numbers) are refused, so a
+  masked value cannot be recovered one `?id_number__startswith=` at a time;
+- read-only displays show private columns masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.filters import RelatedOnlyFieldListFilter
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.db import models
+from django.http import Http404, HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from grassroots.core.scoping import Scope
+
+SITE_HEADER = _("Grassroots grid governance")
+INDEX_TITLE = _("Registry and territory")
+
+
+def brand_admin_site(site: admin.AdminSite) -> None:
+    """Our name on the admin site's header, title and index page."""
+    site.site_header = SITE_HEADER
+    site.site_title = SITE_HEADER
+    site.index_title = INDEX_TITLE
+    site.site_url = "/"
+
+
+def has_visible_to(model: type[models.Model]) -> bool:
+    return hasattr(model._default_manager, "visible_to")
+
+
+class ScopedRelatedFieldListFilter(RelatedOnlyFieldListFilter):
+    """A foreign-key filter offering only the related rows that occur in the scoped list.
+
+    Django's plain RelatedFieldListFilter lists every row of the related table, which would
+    name grids and units the user may not see.
+    """
+
+
+class ScopeCheckedForm:
+    """Checks that the instance a ModelForm built lies in the user's scope.
+
+    The admin makes a subclass per request (see ScopedAdminMixin.get_form) that sets `scope`
+    and `scope_code_of`.
+    """
+
+    scope: Scope = Scope.nothing()
+    scope_code_of: Callable[[Any], str | None] | None = None
+
+    def _post_clean(self) -> None:
+        # ModelForm builds the instance from cleaned data here; check it once it is built.
+        super()._post_clean()  # type: ignore[misc]
+        form: Any = self
+        if form.errors or self.scope_code_of is None:
+            return
+        if not self.scope.contains(type(self).scope_code_of(form.instance)):
+            form.add_error(
+                None, gettext("This record would lie outside your scope; choose a place in it.")
+            )
+
+
+class ScopedAdminMixin:
+    """Mix into a ModelAdmin or InlineModelAdmin whose model's manager has `visible_to`.
+
+    `private_fields` maps a private model field to the name of an admin method showing it
+    masked; list displays should name the masked method, never the field.
+    """
+
+    private_fields: dict[str, str] = {}
+    # Extra filters on the choices of foreign keys, e.g. {"unit": {"level": "village"}}.
+    fk_choice_filters: dict[str, dict[str, Any]] = {}
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def visible_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:
+        """The rows this user may see: where every read of the admin starts."""
+        return self.model._default_manager.visible_to(request.user)  # type: ignore[attr-defined]
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:
+        qs = self.visible_queryset(request)
+        ordering = self.get_ordering(request)  # type: ignore[attr-defined]
+        if ordering:
+            qs = qs.order_by(*ordering)
+        if isinstance(self, admin.options.InlineModelAdmin) and not (
+            self.has_view_or_change_permission(request)
+        ):
+            qs = qs.none()
+        return qs
+
+    def _get_obj_does_not_exist_redirect(
+        self, request: HttpRequest, opts: Any, object_id: str
+    ) -> Any:
+        # Objects out of scope are indistinguishable from objects that do not exist: 404.
+        raise Http404(gettext("No such record."))
+
+    def lookup_allowed(self, lookup: str, value: Any, request: HttpRequest | None = None) -> bool:
+        if lookup.split("__")[0] in self.private_fields:
+            return False
+        return super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
+
+    def get_list_filter(self, request: HttpRequest) -> Sequence[Any]:
+        """List filters with every foreign-key filter limited to the scoped rows."""
+        result: list[Any] = []
+        for item in super().get_list_filter(request):  # type: ignore[misc]
+            if isinstance(item, str):
+                try:
+                    field = self.model._meta.get_field(item)  # type: ignore[attr-defined]
+                except FieldDoesNotExist:
+                    field = None
+                if field is not None and field.is_relation:
+                    item = (item, ScopedRelatedFieldListFilter)
+            result.append(item)
+        return result
+
+    # --- forms ---------------------------------------------------------------------------
+
+    def formfield_for_foreignkey(
+        self, db_field: models.ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.Field | None:
+        related = db_field.remote_field.model
+        if "queryset" not in kwargs and has_visible_to(related):
+            qs = related._default_manager.visible_to(request.user)
+            extra = self.fk_choice_filters.get(db_field.name)
+            if extra:
+                qs = qs.filter(**extra)
+            site = self.admin_site  # type: ignore[attr-defined]
+            ordering = (
+                site.get_model_admin(related).get_ordering(request)
+                if site.is_registered(related)
+                else None
+            )
+            kwargs["queryset"] = qs.order_by(*ordering) if ordering else qs
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+    def scope_code_of(self, obj: Any) -> str | None:
+        """The territory code `obj` will carry once saved (models compute theirs in save())."""
+        return getattr(obj, "scope_code", None)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type[Any]:
+        form = super().get_form(request, obj, **kwargs)  # type: ignore[misc]
+        return self._scope_checked(form, request)
+
+    def _scope_checked(self, form: type[Any], request: HttpRequest) -> type[Any]:
+        scope_code_of = self.scope_code_of
+
+        class Form(ScopeCheckedForm, form):  # type: ignore[misc, valid-type]
+            pass
+
+        Form.scope = Scope.for_user(request.user)
+        Form.scope_code_of = staticmethod(scope_code_of)  # type: ignore[assignment]
+        Form.user = request.user  # type: ignore[attr-defined]
+        Form.__name__ = form.__name__
+        return Form
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[Any]:
+        fields = super().get_fields(request, obj)  # type: ignore[misc]
+        return self._mask_when_read_only(request, obj, fields)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)  # type: ignore[misc]
+        if not self.private_fields or self._can_change(request, obj):
+            return fieldsets
+        return [
+            (
+                name,
+                {**options, "fields": self._mask_when_read_only(request, obj, options["fields"])},
+            )
+            for name, options in fieldsets
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
+        readonly = list(super().get_readonly_fields(request, obj))  # type: ignore[misc]
+        if not self._can_change(request, obj):
+            readonly += [m for m in self.private_fields.values() if m not in readonly]
+        return readonly
+
+    def _can_change(self, request: HttpRequest, obj: Any) -> bool:
+        if isinstance(self, admin.options.InlineModelAdmin):
+            return self.has_change_permission(request, obj)
+        if obj is None:
+            return self.has_add_permission(request)  # type: ignore[attr-defined]
+        return self.has_change_permission(request, obj)  # type: ignore[attr-defined]
+
+    def _mask_when_read_only(
+        self, request: HttpRequest, obj: Any, fields: Sequence[Any]
+    ) -> list[Any]:
+        """Private fields swapped for their masked display when the form cannot be edited."""
+        if not self.private_fields or self._can_change(request, obj):
+            return list(fields)
+        return [self.private_fields.get(f, f) if isinstance(f, str) else f for f in fields]
+
+    # --- writes --------------------------------------------------------------------------
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+        # The admin runs this inside a transaction: refusing here rolls the write back.
+        if not self.visible_queryset(request).filter(pk=obj.pk).exists():
+            raise PermissionDenied(gettext("The record would lie outside your scope."))
