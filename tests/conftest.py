@@ -83,3 +83,15 @@ def world(db: Any) -> World:
         residents,
         users,
     )
+
+
+@pytest.fixture(autouse=True)
+def english(request: Any) -> Any:
+    """Tests assert the English source messages; tests marked `chinese` see the default."""
+    from django.utils import translation
+
+    if request.node.get_closest_marker("chinese"):
+        yield
+        return
+    with translation.override("en"):
+        yield

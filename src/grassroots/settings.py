@@ -4,6 +4,7 @@ DATABASE_URL   database (default: SQLite in VAR_DIR/grassroots.sqlite3, WAL mode
 SECRET_KEY     or SECRET_KEY_FILE; when both are unset a key is generated into VAR_DIR
 DEBUG          1/true/yes to enable debug (default off)
 ALLOWED_HOSTS  comma-separated (default: localhost,127.0.0.1,[::1])
+LANGUAGE_CODE  default language of pages and command output (default: zh-hans; en available)
 VAR_DIR        where runtime files go (default: ./var in a source checkout, else ./var of cwd)
 """
 
@@ -135,7 +136,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/admin/login/"
 LOGIN_REDIRECT_URL = "/"
 
-LANGUAGE_CODE = "zh-hans"
+# The default language of pages and of command output; users switch pages to English.
+LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE") or "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 TIME_ZONE = "Asia/Shanghai"

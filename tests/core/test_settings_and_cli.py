@@ -25,7 +25,8 @@ def grassroots(
         if k not in ("DATABASE_URL", "SECRET_KEY", "DJANGO_SETTINGS_MODULE")
     }
     environment.update(
-        {"VAR_DIR": str(tmp_path / "var"), "PYTHONPATH": str(ROOT / "src")}, **(env or {})
+        {"VAR_DIR": str(tmp_path / "var"), "PYTHONPATH": str(ROOT / "src"), "LANGUAGE_CODE": "en"},
+        **(env or {}),
     )
     return subprocess.run(
         [*base, *args], input=stdin, capture_output=True, text=True, env=environment, timeout=120

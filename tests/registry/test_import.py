@@ -319,3 +319,10 @@ def test_it_prints_counts_on_dry_run_without_writing(world, tmp_path, dry):
     assert code == 0 and "created 1, updated 0, unchanged 0" in out
     assert Resident.objects.filter(id_number=number).exists() is (not dry)
     assert ("dry run" in out) is dry
+
+
+@pytest.mark.chinese
+def test_it_explains_problems_in_chinese_by_default(world, tmp_path):
+    path = write(tmp_path / "h.csv", HOUSEHOLD_HEADER + "X1,,350426100001001,,,\n")
+    code, out, _ = run("households", path)
+    assert code == 1 and out.strip() == "row 2: 地址: 地址为空"
