@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from typing import ClassVar
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -20,7 +20,8 @@ class UserQuerySet(ScopedQuerySet["User"]):
     pass
 
 
-class UserManager(models.Manager.from_queryset(UserQuerySet)):  # type: ignore[misc]
+# BaseUserManager: AbstractUser.clean() (run by every user form) calls normalize_email().
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
     use_in_migrations = True
 
     def get_by_natural_key(self, username: str) -> User:
