@@ -284,7 +284,7 @@ class HouseholdAdmin(TagDisplayMixin, ScopedAdminMixin, admin.ModelAdmin):
         )
         return super().get_queryset(request).annotate(member_count=Coalesce(Subquery(members), 0))
 
-    @admin.display(description=_("members"), ordering="member_count")
+    @admin.display(description=_("current members"), ordering="member_count")
     def member_count(self, obj: Household) -> int:
         return obj.member_count  # type: ignore[attr-defined]
 

@@ -123,7 +123,7 @@ class GridAdmin(ScopedAdminMixin, admin.ModelAdmin):
             .annotate(household_count=Coalesce(Subquery(households), 0))
         )
 
-    @admin.display(description=_("households"), ordering="household_count")
+    @admin.display(description=_("household count"), ordering="household_count")
     def household_count(self, obj: Grid) -> int:
         return obj.household_count  # type: ignore[attr-defined]
 

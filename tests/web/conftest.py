@@ -1,0 +1,54 @@
+"""Fixtures for the web tests: compiled messages and clients logged in as the personas."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polib
+import pytest
+from django.conf import settings
+from django.test import Client, override_settings
+
+LOCALE_DIR = Path(settings.PACKAGE_DIR) / "locale"
+
+
+def compile_messages() -> None:
+    """Compile each .po whose .mo is missing or older (what `make messages` does).
+
+    Compiled messages are build output, not kept in git; the web tests render translated
+    pages, so they make sure the catalogs are there and current before they run.
+    """
+    changed = False
+    for po in LOCALE_DIR.glob("*/LC_MESSAGES/*.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        staged = mo.with_name(f".{mo.name}.{os.getpid()}")
+        polib.pofile(str(po)).save_as_mofile(str(staged))
+        staged.replace(mo)  # atomic: another test run may read it meanwhile
+        changed = True
+    if changed:
+        # Drop catalogs loaded before the compilation (Django resets them on this setting).
+        with override_settings(LOCALE_PATHS=list(settings.LOCALE_PATHS)):
+            pass
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_messages() -> None:
+    compile_messages()
+
+
+@pytest.fixture
+def login(world: Any) -> Callable[[str], Client]:
+    """A client logged in as one of the world's personas (or any user passed in)."""
+
+    def client_for(who: Any) -> Client:
+        user = world.users[who] if isinstance(who, str) else who
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return client_for
