@@ -37,7 +37,7 @@ class MeOut(Schema):
 def me(request: HttpRequest) -> dict[str, Any]:
     """Your account, role, scope and permissions."""
     user = auth_user(request)
-    codes = user.scope_codes()
+    codes = sorted(user.scope_codes())
     nodes = list(Unit.objects.filter(code__in=codes)) + list(
         Grid.objects.filter(code__in=codes).defer("boundary")
     )

@@ -1,0 +1,60 @@
+"""The OpenAPI document and the interactive docs."""
+
+from __future__ import annotations
+
+from .conftest import API, body
+
+OPERATIONS = {
+    ("/api/v1/units", "listUnits"),
+    ("/api/v1/units/{code}", "getUnit"),
+    ("/api/v1/grids", "listGrids"),
+    ("/api/v1/grids/{code}", "getGrid"),
+    ("/api/v1/households", "listHouseholds"),
+    ("/api/v1/households/{household_id}", "getHousehold"),
+    ("/api/v1/residents", "listResidents"),
+    ("/api/v1/residents/{resident_id}", "getResident"),
+    ("/api/v1/enterprises", "listEnterprises"),
+    ("/api/v1/enterprises/{enterprise_id}", "getEnterprise"),
+    ("/api/v1/search", "search"),
+    ("/api/v1/audit/coverage", "getCoverageAudit"),
+    ("/api/v1/me", "getMe"),
+}
+
+
+def test_it_serves_the_openapi_document(db, client):
+    response = client.get(API + "/openapi.json")
+    assert response.status_code == 200
+    doc = body(response)
+    assert doc["info"]["title"] == "Grassroots API"
+    assert "Bearer" in doc["info"]["description"]
+    operations = {
+        (path, op["operationId"]) for path, item in doc["paths"].items() for op in item.values()
+    }
+    assert operations == OPERATIONS
+    for item in doc["paths"].values():
+        for op in item.values():
+            assert op["tags"], op["operationId"]
+            assert op["summary"], op["operationId"]
+            assert {"200", "401", "403", "404", "422"} <= set(op["responses"])
+            assert op["security"], op["operationId"]
+
+
+def test_it_documents_bearer_and_session_authentication(db, client):
+    schemes = body(client.get(API + "/openapi.json"))["components"]["securitySchemes"]
+    assert {s["type"] for s in schemes.values()} == {"http", "apiKey"}
+    assert any(s.get("scheme") == "bearer" for s in schemes.values())
+
+
+def test_it_documents_masked_fields_only(db, client):
+    schemas = body(client.get(API + "/openapi.json"))["components"]["schemas"]
+    resident = schemas["ResidentOut"]["properties"]
+    assert "Masked" in resident["id_number"]["description"]
+    assert "Masked" in resident["phone"]["description"]
+    assert "id_number_masked" not in resident
+    assert "contact_phone" in schemas["EnterpriseOut"]["properties"]
+
+
+def test_it_serves_the_docs_page(db, client):
+    response = client.get(API + "/docs")
+    assert response.status_code == 200
+    assert b"openapi.json" in response.content
