@@ -42,13 +42,26 @@ def compiled_messages() -> None:
 
 
 @pytest.fixture
-def login(world: Any) -> Callable[[str], Client]:
-    """A client logged in as one of the world's personas (or any user passed in)."""
+def login(world: Any, request: Any) -> Callable[[Any], Client]:
+    """A client logged in as one of the world's personas (or any user passed in).
+
+    Like the rest of the suite it reads pages in English (a language cookie); tests marked
+    `chinese` get the default language.
+    """
+    english = request.node.get_closest_marker("chinese") is None
 
     def client_for(who: Any) -> Client:
         user = world.users[who] if isinstance(who, str) else who
         client = Client()
         client.force_login(user)
+        if english:
+            client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
         return client
 
     return client_for
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """The world's personas get passwords; the real hasher's cost is not under test here."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

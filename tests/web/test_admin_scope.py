@@ -319,7 +319,7 @@ def test_it_refuses_a_unit_outside_the_administrators_scope(world, login):
     response = login("admin").post(url, data)
     assert response.status_code == 200
     assert response.context["adminform"].form.non_field_errors() == [
-        "该记录将超出您的管辖范围，请选择范围内的地点。"
+        "This record would lie outside your scope; choose a place in it."
     ]
     assert not Unit.objects.filter(code="11").exists()
     data = {
@@ -343,9 +343,11 @@ def test_it_checks_a_new_units_code_against_its_level_and_parent(world, login):
         "parent": world.town_a.pk,
     }
     errors = login("admin").post(url, data).context["adminform"].form.errors
-    assert errors["level"] == ["12 位代码对应的层级是“村/社区”。"]
-    assert errors["kind"] == ["该类型与层级不符。"]
-    assert errors["parent"] == ["代码 350426101301 不在上级代码 350426100 之下。"]
+    assert errors["level"] == ["A code of 12 digits belongs to the level “Village/community”."]
+    assert errors["kind"] == ["This kind does not fit the level."]
+    assert errors["parent"] == [
+        "The code 350426101301 does not lie under the parent's code 350426100."
+    ]
 
 
 def test_it_refuses_in_save_model_what_would_leave_the_scope(world):
@@ -375,7 +377,7 @@ def test_it_refuses_a_users_scope_outside_the_administrators(world, login):
     assert response.status_code == 403  # an official only views accounts
     response = login("admin").post(url, {**data, "scope_code": "110000"})
     assert response.context["adminform"].form.errors["scope_code"] == [
-        "您的管辖范围内没有代码为 110000 的区县、乡镇或村社区。"
+        "No county, town or village with code 110000 in your scope."
     ]
     response = login("admin").post(url, data)
     assert response.status_code == 302
