@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -417,3 +418,61 @@ def test_it_offers_only_grids_in_scope_for_assignments(world, login):
     secretary.save()
     html = login(secretary).get(change_url("user", world.users["worker"])).content.decode()
     assert options(html, "grid_assignments-0-grid") == [str(world.grid_a11), str(world.grid_a12)]
+
+
+def test_it_lists_enterprises_in_scope_with_masked_contact_phones(world, login):
+    inside = f.enterprise("水东茶厂", world.grid_a11, "91350426MA2Y00010L")
+    outside = f.enterprise("半山菌菇合作社", world.grid_b11, "91350426MA2Y00020M")
+    Enterprise = type(inside)
+    Enterprise.objects.filter(pk=inside.pk).update(contact_phone="13912345678")
+    response = login("secretary").get(reverse("admin:registry_enterprise_changelist"))
+    assert [e.name for e in response.context["cl"].result_list] == ["水东茶厂"]
+    html = response.content.decode()
+    assert "139****5678" in html and "13912345678" not in html
+    url = reverse("admin:registry_enterprise_change", args=[outside.pk])
+    assert login("secretary").get(url).status_code == 404
+
+
+def test_it_validates_a_grid_boundary_edited_as_geojson(world, login):
+    grid = world.grid_a11
+    url = reverse("admin:territory_grid_change", args=[grid.pk])
+    client = login("official")  # a town official may change grids, not add them
+    data = {"name": grid.name, "kind": grid.kind, "boundary": "not json"}
+    errors = client.post(url, data).context["adminform"].form.errors
+    assert errors["boundary"] == ["Enter a valid JSON."]
+    overlapping = f.square(118.105, 26.10)  # half over the neighbouring grid A1-2
+    data["boundary"] = json.dumps(overlapping)
+    errors = client.post(url, data).context["adminform"].form.errors
+    assert errors["boundary"] == [
+        f"grid {grid.code} ({grid.name}) overlaps grid {world.grid_a12.code}"
+    ]
+    data["boundary"] = json.dumps(f.square(118.10, 26.10, 0.005))
+    assert client.post(url, data).status_code == 302
+    grid.refresh_from_db()
+    assert grid.max_lon == pytest.approx(118.105)
+    assert client.get(reverse("admin:territory_grid_add")).status_code == 403
+
+
+def test_it_lets_a_grid_worker_register_a_resident_in_their_household(world, login):
+    number = f.id_number("19900215", seq=42)
+    data = {
+        "name": "  王小明 ",
+        "id_number": number.lower(),
+        "phone": "",
+        "household": world.households["HA11-1"].pk,
+        "relation": "child",
+        "residency": "registered",
+        "unit": "",
+        "moved_out_on": "",
+        "deceased_on": "",
+        "_save": "Save",
+    }
+    url = reverse("admin:registry_resident_add")
+    response = login("worker").post(url, {**data, "household": world.households["HB11-1"].pk})
+    assert "household" in response.context["adminform"].form.errors
+    response = login("worker").post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    resident = Resident.objects.get(name="王小明")
+    assert (resident.id_number, resident.birth_date.isoformat()) == (number, "1990-02-15")
+    assert resident.scope_code == world.grid_a11.code
+    assert resident.name_initials == "wxm"

@@ -32,7 +32,8 @@ class RoleScopeFormMixin:
 
     def clean(self) -> dict[str, Any]:
         form: Any = self
-        data = super().clean()  # type: ignore[misc]
+        super().clean()  # type: ignore[misc]
+        data: dict[str, Any] = form.cleaned_data
         role, code = data.get("role"), data.get("scope_code")
         if "scope_code" not in form.fields or not code:
             return data
@@ -156,6 +157,9 @@ class ApiTokenAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def scope_code_of(self, obj: ApiToken) -> str | None:
+        return obj.user.scope_code
 
     @admin.action(description=_("Revoke the selected tokens"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:

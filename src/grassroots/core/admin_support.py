@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django import forms
 from django.contrib import admin
 from django.contrib.admin.filters import RelatedOnlyFieldListFilter
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
@@ -68,9 +67,10 @@ class ScopeCheckedForm:
         # ModelForm builds the instance from cleaned data here; check it once it is built.
         super()._post_clean()  # type: ignore[misc]
         form: Any = self
-        if form.errors or self.scope_code_of is None:
+        code_of = type(self).scope_code_of
+        if form.errors or code_of is None:
             return
-        if not self.scope.contains(type(self).scope_code_of(form.instance)):
+        if not self.scope.contains(code_of(form.instance)):
             form.add_error(
                 None, gettext("This record would lie outside your scope; choose a place in it.")
             )
@@ -93,7 +93,7 @@ class ScopedAdminMixin:
         """The rows this user may see: where every read of the admin starts."""
         return self.model._default_manager.visible_to(request.user)  # type: ignore[attr-defined]
 
-    def get_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:
+    def get_queryset(self, request: HttpRequest) -> Any:
         qs = self.visible_queryset(request)
         ordering = self.get_ordering(request)  # type: ignore[attr-defined]
         if ordering:
@@ -115,7 +115,7 @@ class ScopedAdminMixin:
             return False
         return super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
 
-    def get_list_filter(self, request: HttpRequest) -> Sequence[Any]:
+    def get_list_filter(self, request: HttpRequest) -> Any:
         """List filters with every foreign-key filter limited to the scoped rows."""
         result: list[Any] = []
         for item in super().get_list_filter(request):  # type: ignore[misc]
@@ -133,8 +133,8 @@ class ScopedAdminMixin:
 
     def formfield_for_foreignkey(
         self, db_field: models.ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
-    ) -> forms.Field | None:
-        related = db_field.remote_field.model
+    ) -> Any:
+        related: Any = db_field.remote_field.model
         if "queryset" not in kwargs and has_visible_to(related):
             qs = related._default_manager.visible_to(request.user)
             extra = self.fk_choice_filters.get(db_field.name)
@@ -153,8 +153,8 @@ class ScopedAdminMixin:
         """The territory code `obj` will carry once saved (models compute theirs in save())."""
         return getattr(obj, "scope_code", None)
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type[Any]:
-        form = super().get_form(request, obj, **kwargs)  # type: ignore[misc]
+    def get_form(self, request: HttpRequest, obj: Any = None, *args: Any, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, *args, **kwargs)  # type: ignore[misc]
         return self._scope_checked(form, request)
 
     def _scope_checked(self, form: type[Any], request: HttpRequest) -> type[Any]:
@@ -169,7 +169,7 @@ class ScopedAdminMixin:
         Form.__name__ = form.__name__
         return Form
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[Any]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = super().get_fields(request, obj)  # type: ignore[misc]
         return self._mask_when_read_only(request, obj, fields)
 
@@ -185,7 +185,7 @@ class ScopedAdminMixin:
             for name, options in fieldsets
         ]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         readonly = list(super().get_readonly_fields(request, obj))  # type: ignore[misc]
         if not self._can_change(request, obj):
             readonly += [m for m in self.private_fields.values() if m not in readonly]

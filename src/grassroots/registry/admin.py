@@ -86,7 +86,9 @@ class TaggedForm(forms.ModelForm):
             return
         allowed = visible_tag_names(self.user)
         current = split_tags(self.instance.tags or "")
-        self.fields["tags"].choices = [(name, name) for name in allowed]
+        field = self.fields["tags"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(name, name) for name in allowed]
         self.initial["tags"] = [t for t in current if t in allowed]
         self._kept_tags = [t for t in current if t not in allowed]
 
@@ -105,7 +107,8 @@ class UnitFollowsForm(TaggedForm):
             self.fields["unit"].required = False
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         source = data.get(self.unit_source)
         if source is not None:
             data["unit"] = source.unit

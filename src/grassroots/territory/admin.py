@@ -36,7 +36,8 @@ class UnitForm(forms.ModelForm):
         fields = ("code", "name", "level", "kind", "parent")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         level, kind = data.get("level"), data.get("kind")
         if level and kind and kind not in KINDS_BY_LEVEL[level]:
             self.add_error("kind", gettext("This kind does not fit the level."))
