@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from grassroots.accounts.models import ApiToken, User
 from grassroots.registry.models import Household, Resident, Tag, join_tags
+from grassroots.territory.models import Grid
 from tests import factories as f
 
 
@@ -145,6 +146,15 @@ def test_it_filters_by_tag_and_status(world, login):
     response = client.get(url, {"status": "current"})
     assert "李白" not in [r.name for r in response.context["cl"].result_list]
     response = login("outsider").get(url, {"tag": "独居老人"})
+    assert list(response.context["cl"].result_list) == []
+
+
+def test_it_filters_households_by_grid_kind(world, login):
+    Grid.objects.filter(pk=world.grid_a12.pk).update(kind=Grid.Kind.DEDICATED)
+    url = reverse("admin:registry_household_changelist")
+    response = login("admin").get(url, {"grid_kind": "dedicated"})
+    assert [h.code for h in response.context["cl"].result_list] == ["HA12-1"]
+    response = login("worker").get(url, {"grid_kind": "dedicated"})
     assert list(response.context["cl"].result_list) == []
 
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from grassroots.core.admin_support import ScopedAdminMixin, brand_admin_site
 from grassroots.core.text import compact, search_text
-from grassroots.territory.models import Unit
+from grassroots.territory.models import Grid, Unit
 
 from .models import (
     CURRENT_RESIDENT,
@@ -70,6 +70,19 @@ class TagFilter(admin.SimpleListFilter):
         if not value or value not in visible_tag_names(request.user):
             return queryset
         return queryset.filter(tags__contains=join_tags([value]))
+
+
+class GridKindFilter(admin.SimpleListFilter):
+    title = _("grid kind")
+    parameter_name = "grid_kind"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
+        return Grid.Kind.choices
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() in Grid.Kind.values:
+            return queryset.filter(grid__kind=self.value())
+        return queryset
 
 
 class TaggedForm(forms.ModelForm):
@@ -265,7 +278,7 @@ class MemberInline(ScopedAdminMixin, admin.TabularInline):
 class HouseholdAdmin(TagDisplayMixin, ScopedAdminMixin, admin.ModelAdmin):
     form = HouseholdForm
     list_display = ("code", "address", "grid", "unit", "tag_display", "member_count")
-    list_filter = ("grid__kind", TagFilter, ("grid", admin.EmptyFieldListFilter))
+    list_filter = (GridKindFilter, TagFilter, ("grid", admin.EmptyFieldListFilter))
     list_select_related = ("grid", "unit")
     search_fields = ("^code", "address")
     search_help_text = _("Household code (beginning) or part of the address")

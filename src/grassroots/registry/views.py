@@ -86,7 +86,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if user.is_superuser:
         roles.insert(0, _("Superuser"))
     context = {
-        **page_context(request, _("Home")),
+        **page_context(request, _("My scope")),
         "role_label": ", ".join(str(r) for r in roles) or _("none"),
         "everything": scope.is_everything,
         "scope_places": places(list(scope.codes or ())),
