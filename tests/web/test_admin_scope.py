@@ -476,3 +476,18 @@ def test_it_lets_a_grid_worker_register_a_resident_in_their_household(world, log
     assert (resident.id_number, resident.birth_date.isoformat()) == (number, "1990-02-15")
     assert resident.scope_code == world.grid_a11.code
     assert resident.name_initials == "wxm"
+
+
+def test_it_applies_bulk_actions_only_to_rows_in_scope(world, login):
+    admin_b = f.user("admin_b", "county_admin", "350426101")
+    Resident.objects.filter(household__code="HA11-1").delete()
+    targets = [world.households["HA11-1"].pk, world.households["HB11-1"].pk]
+    Resident.objects.filter(household__code="HB11-1").delete()
+    data = {"action": "delete_selected", "_selected_action": targets, "post": "yes"}
+    login(admin_b).post(reverse("admin:registry_household_changelist"), data)
+    assert sorted(Household.objects.values_list("code", flat=True)) == [
+        "HA11-1",
+        "HA11-2",
+        "HA12-1",
+        "HA21-1",
+    ]
