@@ -55,7 +55,12 @@ def clean_text(value: object) -> str:
     """NFKC-normalize (full-width to half-width), drop control characters, collapse spaces."""
     if value is None:
         return ""
-    text = unicodedata.normalize("NFKC", str(value)).translate(_CONTROL)
+    text = str(value)
+    if text.isascii() and text.isprintable():
+        # Fast path (most cells of an import): NFKC leaves printable ASCII as it is and it has
+        # no control characters, so only runs of spaces can need collapsing.
+        return _SPACES.sub(" ", text).strip() if "  " in text else text.strip()
+    text = unicodedata.normalize("NFKC", text).translate(_CONTROL)
     return _SPACES.sub(" ", text).strip()
 
 

@@ -353,6 +353,7 @@ def import_households(
     parsed: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     to_place: list[dict[str, Any]] = []
+    longitude_label, latitude_label = _("longitude"), _("latitude")
     for number, cells in table.rows:
         result.rows += 1
         before = len(result.problems)
@@ -383,10 +384,10 @@ def import_households(
                     problem(key, _("longer than 20 characters"))
                 row[key] = value
         if "lon" in index:
-            lon, error = _parse_float(cells[index["lon"]], -180, 180, _("longitude"))
+            lon, error = _parse_float(cells[index["lon"]], -180, 180, longitude_label)
             if error:
                 problem("lon", error)
-            lat, error = _parse_float(cells[index["lat"]], -90, 90, _("latitude"))
+            lat, error = _parse_float(cells[index["lat"]], -90, 90, latitude_label)
             if error:
                 problem("lat", error)
             if (lon is None) != (lat is None) and len(result.problems) == before:
@@ -622,6 +623,12 @@ def import_residents(
     i_deceased = index.get("deceased_on")
     problems = result.problems
     pinyin_cache: dict[str, tuple[str, str, str, str]] = {}
+    # Relation, residency and date cells repeat a few values (mostly empty dates): parse each
+    # distinct value once, and translate the labels once, not per row.
+    relation_cache: dict[str, tuple[str, str | None]] = {}
+    residency_cache: dict[str, tuple[str, str | None]] = {}
+    date_cache: dict[str, tuple[datetime.date | None, str | None]] = {}
+    relation_label, residency_label = _("relation"), _("residency type")
 
     parsed: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
@@ -682,7 +689,11 @@ def import_residents(
             else:
                 row["household_id"] = None
         if i_relation is not None:
-            row["relation"], error = _choice(cells[i_relation], RELATIONS, _("relation"))
+            raw = cells[i_relation]
+            choice = relation_cache.get(raw)
+            if choice is None:
+                choice = relation_cache[raw] = _choice(raw, RELATIONS, relation_label)
+            row["relation"], error = choice
             if error:
                 problem("relation", error)
             elif (
@@ -692,7 +703,11 @@ def import_residents(
             ):
                 problem("relation", _("a relation to the head needs a household code"))
         if i_residency is not None:
-            value, error = _choice(cells[i_residency], RESIDENCIES, _("residency type"))
+            raw = cells[i_residency]
+            choice = residency_cache.get(raw)
+            if choice is None:
+                choice = residency_cache[raw] = _choice(raw, RESIDENCIES, residency_label)
+            value, error = choice
             if error:
                 problem("residency", error)
             elif value:
@@ -703,7 +718,11 @@ def import_residents(
                 problem("tags", error)
         for key, i in (("moved_out_on", i_moved), ("deceased_on", i_deceased)):
             if i is not None:
-                row[key], error = _parse_date(cells[i])
+                raw = cells[i]
+                parsed_date = date_cache.get(raw)
+                if parsed_date is None:
+                    parsed_date = date_cache[raw] = _parse_date(raw)
+                row[key], error = parsed_date
                 if error:
                     problem(key, error)
         if len(problems) > before:
