@@ -9,6 +9,7 @@ through `tags_for`.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 from django.http import Http404, HttpRequest
@@ -37,6 +38,7 @@ from grassroots.territory.models import Grid, Unit
 from .coverage import coverage_report
 from .models import Enterprise, Household, Resident
 from .selectors import (
+    SearchSection,
     enterprise_list,
     household_list,
     registry_search,
@@ -387,7 +389,9 @@ def search(
         invalid("q", "the search text is empty")
     result = registry_search(user=user, query=q, limit=limit)
 
-    def section(matches: Any, render: Any) -> dict[str, Any] | None:
+    def section(
+        matches: SearchSection | None, render: Callable[[Any, User], dict[str, Any]]
+    ) -> dict[str, Any] | None:
         if matches is None:
             return None
         return {"count": matches.count, "items": [render(obj, user) for obj in matches.items]}
