@@ -39,6 +39,12 @@ class World:
     users: dict[str, Any]
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings: Any) -> None:
+    """The personas' passwords need no real hashing cost in tests."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def world(db: Any) -> World:
     county = f.unit("350426", "尤溪县")

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves the API docs page's own static files: no CDN needed offline
     "grassroots.core",
     "grassroots.territory",
     "grassroots.accounts",

@@ -1,11 +1,19 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path, re_path
 
 from grassroots.api import api
 from grassroots.registry import views as registry_views
 
+
+def api_not_found(request: HttpRequest, rest: str) -> JsonResponse:
+    """API clients get JSON for a path that matches no endpoint, not the HTML 404 page."""
+    return JsonResponse({"detail": "Not found"}, status=404)
+
+
 urlpatterns = [
     path("api/v1/", api.urls),
+    re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", registry_views.home, name="home"),
     path("audit/coverage/", registry_views.coverage, name="coverage"),

@@ -28,12 +28,6 @@ class ApiClient:
         return self.client.get(API + path, params, headers=headers)
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    """The world fixture creates eight users; a deliberately slow hash is no use in tests."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def tokens(world: Any) -> dict[str, str]:
     """One fresh token per persona."""

@@ -58,3 +58,15 @@ def test_it_serves_the_docs_page(db, client):
     response = client.get(API + "/docs")
     assert response.status_code == 200
     assert b"openapi.json" in response.content
+
+
+def test_it_answers_json_for_an_unknown_api_path(client):
+    response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found"}
+
+
+def test_it_serves_the_docs_page_without_a_cdn(client):
+    response = client.get("/api/v1/docs")
+    assert response.status_code == 200
+    assert b"cdn.jsdelivr.net" not in response.content

@@ -58,10 +58,18 @@ class User(AbstractUser):
         verbose_name_plural = _("users")
 
     def scope_codes(self) -> list[str]:
-        """The territory codes whose subtrees this user may see."""
-        if self.role == Role.GRID_WORKER:
-            return list(self.grid_assignments.values_list("grid__code", flat=True))
-        return [self.scope_code] if self.scope_code else []
+        """The territory codes whose subtrees this user may see (cached on this object)."""
+        if self.role != Role.GRID_WORKER:
+            return [self.scope_code] if self.scope_code else []
+        cached: list[str] | None = getattr(self, "_grid_codes", None)
+        if cached is None:
+            cached = sorted(self.grid_assignments.values_list("grid__code", flat=True))
+            self._grid_codes = cached
+        return list(cached)
+
+    def forget_scope(self) -> None:
+        """Drop the cached grid codes after assignments change."""
+        self.__dict__.pop("_grid_codes", None)
 
 
 class GridAssignment(models.Model):

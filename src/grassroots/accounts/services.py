@@ -77,6 +77,7 @@ def grid_assign(*, user: User, grids: list[Grid]) -> None:
     with transaction.atomic():
         for grid in grids:
             GridAssignment.objects.get_or_create(user=user, grid=grid)
+    user.forget_scope()
 
 
 def token_issue(*, user: User) -> str:

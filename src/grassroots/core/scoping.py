@@ -6,9 +6,12 @@ a grid worker the codes of the grids assigned to them. `visible_to(user)` turns 
 filter on the row's code column, and every read of scoped data (admin, API, pages, commands,
 the coverage audit) starts from it.
 
-The prefix test is written as a range (code >= X and code < X + ":"), because ":" sorts right
-after "9": a plain B-tree index serves it on SQLite and PostgreSQL alike, whatever the
-collation, which LIKE 'X%' does not.
+The prefix test is written as a range, code >= X and code < next(X), where next(X) is X with its
+last digit raised by one (after dropping trailing nines): 350426 -> 350427, 350429 -> 35043.
+Codes are digits only, and strings of digits sort the same way under every collation (C,
+ICU zh-CN, en-US), so a plain B-tree index serves the range on SQLite and PostgreSQL alike.
+LIKE 'X%' needs a pattern operator class on PostgreSQL, and an upper bound such as X + ":"
+breaks under ICU collations, which ignore punctuation.
 """
 
 from __future__ import annotations
@@ -23,6 +26,14 @@ if TYPE_CHECKING:
     from grassroots.accounts.models import User
 
 _M = TypeVar("_M", bound=models.Model)
+
+
+def code_upper_bound(code: str) -> str | None:
+    """The smallest digit string above every code that starts with `code` (None: no such)."""
+    stripped = code.rstrip("9")
+    if not stripped or not code.isdigit():
+        return None
+    return stripped[:-1] + chr(ord(stripped[-1]) + 1)
 
 
 @dataclass(frozen=True)
@@ -65,7 +76,11 @@ class Scope:
             return Q(pk__in=[])
         condition = Q()
         for code in self.codes:
-            condition |= Q(**{f"{field}__gte": code, f"{field}__lt": code + ":"})
+            upper = code_upper_bound(code)
+            if upper is None:
+                condition |= Q(**{f"{field}__startswith": code})
+            else:
+                condition |= Q(**{f"{field}__gte": code, f"{field}__lt": upper})
         return condition
 
     def contains(self, code: str | None) -> bool:
