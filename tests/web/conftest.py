@@ -59,9 +59,3 @@ def login(world: Any, request: Any) -> Callable[[Any], Client]:
         return client
 
     return client_for
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    """The world's personas get passwords; the real hasher's cost is not under test here."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
