@@ -326,7 +326,10 @@ def import_households(
     scope = scope or Scope.everything()
     table = _open(source)
     result = ImportResult(
-        "households", dry_run=dry_run, encoding=table.encoding, headers=table.headers,
+        "households",
+        dry_run=dry_run,
+        encoding=table.encoding,
+        headers=table.headers,
         source_path=_source(source),
     )
     cols = _match_columns(table, HOUSEHOLD_COLUMNS, result)
@@ -589,7 +592,10 @@ def import_residents(
     scope = scope or Scope.everything()
     table = _open(source)
     result = ImportResult(
-        "residents", dry_run=dry_run, encoding=table.encoding, headers=table.headers,
+        "residents",
+        dry_run=dry_run,
+        encoding=table.encoding,
+        headers=table.headers,
         source_path=_source(source),
     )
     cols = _match_columns(table, RESIDENT_COLUMNS, result)
