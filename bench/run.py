@@ -1,0 +1,229 @@
+"""Benchmarks with targets: import, coverage audit and point placement at county size.
+
+    .venv/bin/python bench/run.py                          full size: 1,000,000 residents
+    BENCH_RESIDENTS=100000 .venv/bin/python bench/run.py   a quick run
+    .venv/bin/python bench/run.py --residents 200000 --keep
+
+Everything happens in a new temporary directory (database, VAR_DIR, files), never in var/.
+Figures are printed with their targets and ratios to baselines measured in the same run; they
+are never asserted. A full-size run also writes them to docs/performance.md (--docs to write
+after a smaller run, --no-docs to leave the file alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+FULL_SIZE = 1_000_000
+# Households per resident of the demo county (about 3.3 residents a household).
+HOUSEHOLDS_PER_RESIDENT = 0.3
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--residents",
+        type=int,
+        default=int(os.environ.get("BENCH_RESIDENTS", FULL_SIZE)),
+        help=f"size of the county (default $BENCH_RESIDENTS or {FULL_SIZE:,})",
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    docs = parser.add_mutually_exclusive_group()
+    docs.add_argument("--docs", action="store_true", help="write docs/performance.md")
+    docs.add_argument("--no-docs", action="store_true", help="do not write docs/performance.md")
+    return parser.parse_args()
+
+
+def setup_django(workdir: Path) -> None:
+    """Point settings at the temporary directory before Django reads them."""
+    os.environ["VAR_DIR"] = str(workdir / "var")
+    os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "grassroots.settings"
+    sys.path.insert(0, str(ROOT / "src"))
+    import django
+
+    django.setup()
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.figures: dict[str, float] = {}
+
+    def run(self, name: str, action: Any) -> Any:
+        print(f"  {name} ...", end="", flush=True)
+        start = time.perf_counter()
+        value = action()
+        self.figures[name] = time.perf_counter() - start
+        print(f" {self.figures[name]:.2f} s", flush=True)
+        return value
+
+
+def machine() -> dict[str, str]:
+    memory = "?"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "CPUs (nproc)": str(cpus),
+        "CPU": platform.processor() or platform.machine(),
+        "memory": memory,
+        "Python": platform.python_version(),
+        "SQLite": sqlite3.sqlite_version,
+        "OS": platform.platform(terse=True),
+        "commit": commit or "?",
+    }
+
+
+def main() -> int:
+    args = parse_args()
+    households = max(1, round(args.residents * HOUSEHOLDS_PER_RESIDENT))
+    workdir = Path(tempfile.mkdtemp(prefix="grassroots-bench-"))
+    print(
+        f"grassroots bench: {args.residents:,} residents ({households:,} households) in {workdir}"
+    )
+    setup_django(workdir)
+    try:
+        results = run_benchmarks(workdir, households, args.seed)
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    info = machine()
+    command = " ".join(
+        (
+            [f"BENCH_RESIDENTS={os.environ['BENCH_RESIDENTS']}"]
+            if "BENCH_RESIDENTS" in os.environ
+            else []
+        )
+        + [".venv/bin/python", "bench/run.py", *sys.argv[1:]]
+    )
+    import report
+
+    text = report.render(results, info, command)
+    print()
+    print(text)
+    full = args.residents >= FULL_SIZE
+    if args.docs or (full and not args.no_docs):
+        path = report.write_docs(ROOT / "docs" / "performance.md", text)
+        print(f"written to {path.relative_to(ROOT)}")
+    return 0
+
+
+def run_benchmarks(workdir: Path, households: int, seed: int) -> dict[str, Any]:
+    from django.conf import settings
+    from django.core.management import call_command
+
+    import baselines
+    from grassroots.core.scoping import Scope
+    from grassroots.demo import write_demo_files
+    from grassroots.registry.coverage import coverage_report
+    from grassroots.registry.imports import import_households, import_residents
+    from grassroots.registry.models import Household, Resident
+    from grassroots.territory.geometry import GridIndex, parse_polygon
+    from grassroots.territory.models import Grid
+    from grassroots.territory.services import import_grids, import_units
+
+    timer = Timer()
+    figures: dict[str, Any] = {"households_requested": households}
+    paths = timer.run(
+        "generate demo files",
+        lambda: write_demo_files(workdir / "files", households=households, seed=seed),
+    )
+    timer.run("migrate", lambda: call_command("migrate", verbosity=0))
+
+    def check(what: str, result: Any) -> Any:
+        if result.problems:
+            raise SystemExit(f"{what}: the import refused the demo file: {result.problems[:3]}")
+        return result
+
+    timer.run("import units", lambda: check("units", import_units(paths["units"])))
+    timer.run("import grids", lambda: check("grids", import_grids(paths["grids"])))
+    timer.run(
+        "import households", lambda: check("households", import_households(paths["households"]))
+    )
+    result = timer.run(
+        "import residents", lambda: check("residents", import_residents(paths["residents"]))
+    )
+    figures["residents"] = result.created
+    figures["households"] = Household.objects.count()
+    figures["grids"] = Grid.objects.count()
+    figures["residents_file_mb"] = paths["residents"].stat().st_size / 1e6
+
+    from django.db import connection
+
+    connection.close()
+    database = Path(settings.DATABASES["default"]["NAME"])
+    init_command = settings.DATABASES["default"]["OPTIONS"]["init_command"]
+    columns, rows = timer.run(
+        "read rows back for the baseline", lambda: baselines.read_rows(database)
+    )
+    # Timed inside (the referenced tables are set up first, untimed).
+    for key, label, after in (
+        ("bare_insert", "bare executemany, indexes maintained", False),
+        ("bare_insert_indexes_after", "bare executemany, indexes built after", True),
+    ):
+        figures[key] = baselines.bare_insert(
+            database, workdir / "bare.sqlite3", columns, rows, init_command, indexes_after=after
+        )
+        print(f"  {label} ... {figures[key]:.2f} s", flush=True)
+    rows.clear()  # free the memory before the next steps
+
+    audits = [
+        timer.run(f"coverage audit, run {i}", lambda: coverage_report(Scope.everything()))
+        for i in (1, 2, 3)
+    ]
+    figures["coverage"] = [timer.figures[f"coverage audit, run {i}"] for i in (1, 2, 3)]
+    figures["coverage_counts"] = audits[0].counts
+
+    grids = [(pk, parse_polygon(b)) for pk, b in Grid.objects.values_list("pk", "boundary")]
+    points = list(Household.objects.filter(lon__isnull=False).values_list("lon", "lat", "grid_id"))
+    figures["placement_distinct"] = len(points)
+    # As many points as households: the household coordinates, cycled (some have none).
+    points = list(itertools.islice(itertools.cycle(points), figures["households"]))
+    lons, lats = [p[0] for p in points], [p[1] for p in points]
+    index = timer.run("placement: build GridIndex", lambda: GridIndex(grids))
+    located = timer.run("placement: locate all points", lambda: index.locate(lons, lats))
+    figures["placement_points"] = len(points)
+    figures["placement_agree"] = sum(1 for p, g in zip(points, located, strict=True) if p[2] == g)
+    sample = min(2_000, len(points))
+    step = max(1, len(points) // sample)
+    per_point = timer.run(
+        f"placement: naive loop, {sample:,}-point sample",
+        lambda: baselines.naive_placement(grids, lons[::step][:sample], lats[::step][:sample]),
+    )
+    figures["naive_placement_sample"] = sample
+    figures["naive_placement_extrapolated"] = per_point * len(points)
+    figures["residents_current"] = Resident.objects.filter(
+        moved_out_on__isnull=True, deceased_on__isnull=True
+    ).count()
+    figures["timings"] = timer.figures
+    return figures
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    raise SystemExit(main())
