@@ -313,8 +313,8 @@ def _resident_row(
     tags: list[str],
     *,
     given: str | None = None,
-) -> tuple[list[str], str]:
-    """The cells of one resident (RESIDENT_HEADERS order) and the canonical ID number."""
+) -> list[str]:
+    """The cells of one resident, in RESIDENT_HEADERS order."""
     r = p.r
     relation, sex, age, surname = member
     birth = p.birth(age)
@@ -360,7 +360,7 @@ def _resident_row(
         moved,
         deceased,
     ]
-    return row, number
+    return row
 
 
 def _residency(urban: bool, r: DemoRandom) -> str:
@@ -427,10 +427,13 @@ def add_people(county: County) -> None:
                 )
                 members = members[:6]
             tags = _household_tags(members, not unit.urban, r)
+            # Most rows give the grid and the point; 10% only the point (the import places
+            # them), 3% only the grid (no point surveyed yet).
             x = r.random()
-            placed = position in outside or x >= 0.13
-            grid_code = grid.code if placed or x < 0.03 else ""
-            lon_text, lat_text = (f"{lon:.6f}", f"{lat:.6f}") if placed or x >= 0.03 else ("", "")
+            has_grid = position in outside or x < 0.03 or x >= 0.13
+            has_point = position in outside or x >= 0.03
+            grid_code = grid.code if has_grid else ""
+            lon_text, lat_text = (f"{lon:.6f}", f"{lat:.6f}") if has_point else ("", "")
             row = [
                 code,
                 address,
@@ -450,7 +453,7 @@ def add_people(county: County) -> None:
             residency = _residency(unit.urban, r)
             for member in members:
                 resident_residency = "floating" if member[0] == "tenant" else residency
-                cells, _number = _resident_row(
+                cells = _resident_row(
                     p,
                     member,
                     code,
@@ -499,13 +502,13 @@ def _plant_unregistered(
         groups[unit.code] = groups.get(unit.code, 0) + 1
         address = f"{data.COUNTY_NAME}{unit.town}{unit.name}{groups[unit.code]}组1号"
         members = _family(p, True)[:3]
-        rows = [_resident_row(p, m, code, "registered", [])[0] for m in members]
+        rows = [_resident_row(p, m, code, "registered", []) for m in members]
         defects.households_without_grid.append((code, address, unit.code, rows))
     for _ in range(counts["floating"]):
         # Workers renting a bed in town, known to the community but in no household yet.
         unit = r.choice(urban)
         member = ("other", "M" if r.random() < 0.65 else "F", r.randint(18, 48), p.surname())
-        row, _number = _resident_row(p, member, "", "floating", [])
+        row = _resident_row(p, member, "", "floating", [])
         row[4] = ""
         defects.residents_without_household.append((unit.code, row))
     current = [
