@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef
 
 from grassroots.accounts.models import GridAssignment
@@ -126,23 +128,42 @@ def coverage_report(scope: Scope, *, sample_size: int | None = None) -> Coverage
 
 
 def _households_outside_grid(households: Any) -> list[tuple[str, int]]:
-    """(code, pk) of households whose coordinates lie outside their own grid's polygon."""
-    rows = (
+    """(code, pk) of households whose coordinates lie outside their own grid's polygon.
+
+    A county holds ~300k located households: they are read as plain tuples (no model rows),
+    grouped by grid with numpy, and tested against each grid's polygon in one vectorized call.
+    """
+    located = (
         households.filter(grid__isnull=False, lon__isnull=False)
-        .values_list("grid_id", "lon", "lat", "code", "pk")
-        .order_by("grid_id")
+        .values_list("grid_id", "lon", "lat", "pk")
+        .order_by()
     )
-    by_grid: dict[int, list[tuple[float, float, str, int]]] = {}
-    for grid_id, lon, lat, code, pk in rows.iterator(chunk_size=20_000):
-        by_grid.setdefault(grid_id, []).append((lon, lat, code, pk))
-    if not by_grid:
+    sql, params = located.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
         return []
-    boundaries = dict(Grid.objects.filter(pk__in=list(by_grid)).values_list("pk", "boundary"))
-    outside: list[tuple[str, int]] = []
-    for grid_id, points in by_grid.items():
-        polygon = parse_polygon(boundaries[grid_id])
-        inside = points_inside(polygon, [p[0] for p in points], [p[1] for p in points])
-        outside.extend(
-            (p[2], p[3]) for p, ok in zip(points, inside.tolist(), strict=True) if not ok
-        )
-    return outside
+    grid_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    lons = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+    lats = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
+    pks = np.fromiter((r[3] for r in rows), dtype=np.int64, count=len(rows))
+    order = np.argsort(grid_ids, kind="stable")
+    grid_ids, lons, lats, pks = grid_ids[order], lons[order], lats[order], pks[order]
+    starts = np.flatnonzero(np.r_[True, grid_ids[1:] != grid_ids[:-1]])
+    ends = np.r_[starts[1:], len(grid_ids)]
+    boundaries = dict(
+        Grid.objects.filter(pk__in=grid_ids[starts].tolist()).values_list("pk", "boundary")
+    )
+    outside_pks: list[int] = []
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        polygon = parse_polygon(boundaries[int(grid_ids[start])])
+        inside = points_inside(polygon, lons[start:end], lats[start:end])
+        outside_pks.extend(pks[start:end][~inside].tolist())
+    if not outside_pks:
+        return []
+    codes: list[tuple[str, int]] = []
+    for i in range(0, len(outside_pks), 900):
+        chunk = outside_pks[i : i + 900]
+        codes.extend(Household.objects.filter(pk__in=chunk).values_list("code", "pk"))
+    return codes

@@ -199,6 +199,21 @@ class Resident(TaggedModel):
         verbose_name = _("resident")
         verbose_name_plural = _("residents")
         ordering = ["name_key", "id"]
+        indexes = [
+            # Coverage audit: ID numbers held by more than one current resident (GROUP BY
+            # id_number over the scope); scope_code rides along so the table is not read.
+            models.Index(
+                fields=["id_number", "scope_code"],
+                condition=models.Q(moved_out_on__isnull=True, deceased_on__isnull=True),
+                name="resident_current_id",
+            ),
+            # Coverage audit: households without a current member (NOT EXISTS per household).
+            models.Index(
+                fields=["household"],
+                condition=models.Q(moved_out_on__isnull=True, deceased_on__isnull=True),
+                name="resident_current_household",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} {self.id_number_masked}"
