@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from grassroots.core.scoping import Scope
 from grassroots.core.text import clean_text, search_text, to_simplified
@@ -54,7 +55,12 @@ def _tag_filter(tag: str) -> Q:
     name = clean_text(tag)
     if not Tag.objects.filter(name=name).exists():
         known = ", ".join(Tag.objects.order_by("name").values_list("name", flat=True))
-        raise ValidationError({"tag": f"unknown tag {name!r} (known tags: {known})"})
+        raise ValidationError(
+            {
+                "tag": _("unknown tag %(tag)s (known tags: %(known)s)")
+                % {"tag": name, "known": known}
+            }
+        )
     return Q(tags__contains=f"{TAG_SEPARATOR}{name}{TAG_SEPARATOR}")
 
 

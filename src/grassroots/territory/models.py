@@ -122,7 +122,9 @@ class Grid(models.Model):
         try:
             polygon = parse_polygon(self.boundary)
         except ValidationError as exc:
-            raise ValidationError({"boundary": f"grid {label}: {exc.messages[0]}"}) from None
+            raise ValidationError(
+                {"boundary": _("grid %(g)s: %(reason)s") % {"g": label, "reason": exc.messages[0]}}
+            ) from None
         others = Grid.objects.exclude(pk=self.pk).filter(
             min_lon__lte=polygon.bounds[2],
             max_lon__gte=polygon.bounds[0],
