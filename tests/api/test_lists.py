@@ -88,7 +88,9 @@ def test_it_refuses_an_unknown_tag(world, as_):
         assert response.status_code == 422
         error = body(response)["errors"][0]
         assert error["field"] == "tag"
-        assert error["reason"].startswith("unknown tag 不存在 (known tags: ")
+        assert error["reason"].startswith(
+            "未知标签 不存在（已有标签："
+        )  # API speaks zh-hans by default
         assert "低保" in error["reason"]
 
 

@@ -68,12 +68,9 @@ class TaggedModel(models.Model):
         return split_tags(self.tags)
 
 
-class Household(TaggedModel):
-    code = models.CharField(_("household code"), max_length=32, unique=True)
-    address = models.CharField(_("address"), max_length=200)
-    building = models.CharField(_("building"), max_length=20, blank=True)
-    unit_no = models.CharField(_("unit (entrance)"), max_length=20, blank=True)
-    room = models.CharField(_("room"), max_length=20, blank=True)
+class PlacedModel(models.Model):
+    """A registry row with a place: coordinates, a grid (or only a unit) and its scope code."""
+
     lon = models.FloatField(_("longitude"), null=True, blank=True)
     lat = models.FloatField(_("latitude"), null=True, blank=True)
     grid = models.ForeignKey(
@@ -82,20 +79,43 @@ class Household(TaggedModel):
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
-        related_name="households",
+        related_name="%(class)ss",
     )
     unit = models.ForeignKey(
         "territory.Unit",
         verbose_name=_("village/community"),
         on_delete=models.PROTECT,
-        related_name="households",
+        related_name="%(class)ss",
     )
-    # The grid code, or the unit code while the household has no grid (see core.scoping).
+    # The grid code, or the unit code while the row has no grid (see core.scoping).
     scope_code = models.CharField(max_length=15, db_index=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.grid is not None and not self.unit_id:
+            self.unit_id = self.grid.unit_id
+        self.scope_code = self.grid.code if self.grid is not None else self.unit.code
+        super().save(*args, **kwargs)
+
+    def clean_place(self) -> None:
+        if (self.lon is None) != (self.lat is None):
+            raise ValidationError(_("longitude and latitude go together"))
+        if self.grid is not None and self.unit_id and not self.grid.code.startswith(self.unit.code):
+            raise ValidationError({"grid": _("the grid is not in this village/community")})
+
+
+class Household(TaggedModel, PlacedModel):
+    code = models.CharField(_("household code"), max_length=32, unique=True)
+    address = models.CharField(_("address"), max_length=200)
+    building = models.CharField(_("building"), max_length=20, blank=True)
+    unit_no = models.CharField(_("unit (entrance)"), max_length=20, blank=True)
+    room = models.CharField(_("room"), max_length=20, blank=True)
 
     class Meta:
         verbose_name = _("household")
@@ -118,16 +138,10 @@ class Household(TaggedModel):
 
     def clean(self) -> None:
         self.address = clean_text(self.address)
-        if (self.lon is None) != (self.lat is None):
-            raise ValidationError(_("longitude and latitude go together"))
-        if self.grid is not None and self.unit_id and not self.grid.code.startswith(self.unit.code):
-            raise ValidationError({"grid": _("the grid is not in this village/community")})
+        self.clean_place()
 
-    def save(self, *args: object, **kwargs: object) -> None:
-        if self.grid is not None and not self.unit_id:
-            self.unit_id = self.grid.unit_id
-        self.scope_code = self.grid.code if self.grid is not None else self.unit.code
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
         # Members follow their household's territory (their rows carry its scope code).
         Resident.objects.filter(household=self).exclude(
             scope_code=self.scope_code, unit_id=self.unit_id
@@ -281,34 +295,13 @@ class Resident(TaggedModel):
 CURRENT_RESIDENT = models.Q(moved_out_on__isnull=True, deceased_on__isnull=True)
 
 
-class Enterprise(models.Model):
+class Enterprise(PlacedModel):
     name = models.CharField(_("name"), max_length=200)
     credit_code = models.CharField(_("unified social credit code"), max_length=18, unique=True)
     address = models.CharField(_("address"), max_length=200)
     industry = models.CharField(_("industry"), max_length=50, blank=True)
     contact_name = models.CharField(_("contact person"), max_length=50, blank=True)
     contact_phone = models.CharField(_("contact mobile number"), max_length=11, blank=True)
-    lon = models.FloatField(_("longitude"), null=True, blank=True)
-    lat = models.FloatField(_("latitude"), null=True, blank=True)
-    grid = models.ForeignKey(
-        "territory.Grid",
-        verbose_name=_("grid"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="enterprises",
-    )
-    unit = models.ForeignKey(
-        "territory.Unit",
-        verbose_name=_("village/community"),
-        on_delete=models.PROTECT,
-        related_name="enterprises",
-    )
-    scope_code = models.CharField(max_length=15, db_index=True, editable=False)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-
-    objects = ScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("enterprise")
@@ -333,11 +326,9 @@ class Enterprise(models.Model):
                 self.contact_phone = validate_mobile(self.contact_phone)
             except ValidationError as exc:
                 errors["contact_phone"] = exc.messages
+        try:
+            self.clean_place()
+        except ValidationError as exc:
+            errors.update(exc.update_error_dict({}))
         if errors:
             raise ValidationError(errors)
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        if self.grid is not None and not self.unit_id:
-            self.unit_id = self.grid.unit_id
-        self.scope_code = self.grid.code if self.grid is not None else self.unit.code
-        super().save(*args, **kwargs)  # type: ignore[arg-type]

@@ -99,7 +99,9 @@ class GridIndex:
         return self.locate([lon], [lat])[0]
 
 
-def points_inside(polygon: Any, lons: Sequence[float], lats: Sequence[float]) -> np.ndarray:
+def points_inside(
+    polygon: Any, lons: Sequence[float] | np.ndarray, lats: Sequence[float] | np.ndarray
+) -> np.ndarray:
     """Boolean array: which points lie in or on the polygon."""
     return shapely.intersects_xy(
         polygon, np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
