@@ -89,3 +89,23 @@ def test_it_keeps_the_catalog_up_to_date_with_the_code(tmp_path, monkeypatch):
     kept = msgids(polib.pofile(str(CATALOG)))
     assert sorted(m[1] for m in fresh - kept) == [], "strings missing from django.po"
     assert sorted(m[1] for m in kept - fresh) == [], "strings in django.po no longer used"
+
+
+@pytest.mark.chinese
+def test_it_speaks_chinese_even_to_an_english_browser(client):
+    response = client.get("/admin/login/", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert response.status_code == 200
+    assert "用户名" in response.content.decode()
+
+
+@pytest.mark.chinese
+def test_it_switches_to_english_when_the_user_chooses_it(client):
+    client.post("/i18n/setlang/", {"language": "en", "next": "/admin/login/"})
+    response = client.get("/admin/login/")
+    assert "Username" in response.content.decode()
+
+
+def test_it_serves_the_admin_stylesheet_without_debug(client, settings):
+    settings.DEBUG = False
+    response = client.get("/static/admin/css/base.css")
+    assert response.status_code == 200
