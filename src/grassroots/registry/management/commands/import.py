@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from grassroots.accounts.models import User
 from grassroots.core.scoping import Scope
@@ -60,7 +61,8 @@ class Command(BaseCommand):
                     self.stdout.write(line)
                 if territory.problems:
                     raise CommandError(
-                        f"{len(territory.problems)} problem(s); nothing was written", returncode=1
+                        _("%(n)d problem(s); nothing was written") % {"n": len(territory.problems)},
+                        returncode=1,
                     )
                 self._summary(kind, dry, territory.created, territory.updated, territory.unchanged)
                 return
@@ -76,9 +78,12 @@ class Command(BaseCommand):
         except TableError as exc:
             raise CommandError(str(exc), returncode=1) from None
         if result.encoding:
-            self.stderr.write(f"read {options['file']} as {result.encoding}")
+            self.stderr.write(
+                _("read %(file)s as %(encoding)s")
+                % {"file": options["file"], "encoding": result.encoding}
+            )
         for warning in result.warnings:
-            self.stderr.write(f"warning: {warning}")
+            self.stderr.write(_("warning: %(w)s") % {"w": warning})
         for problem in result.problems:
             self.stdout.write(str(problem))
         if options.get("errors"):
@@ -86,13 +91,19 @@ class Command(BaseCommand):
         if result.problems:
             rows = len({p.row for p in result.problems})
             raise CommandError(
-                f"{len(result.problems)} problem(s) in {rows} row(s) of {result.rows}; nothing was written",
+                _("%(n)d problem(s) in %(rows)d row(s) of %(total)d; nothing was written")
+                % {"n": len(result.problems), "rows": rows, "total": result.rows},
                 returncode=1,
             )
         self._summary(kind, dry, result.created, result.updated, result.unchanged)
 
     def _summary(self, kind: str, dry: bool, created: int, updated: int, unchanged: int) -> None:
-        prefix = "dry run, nothing written: would have " if dry else ""
-        self.stdout.write(
-            f"{prefix}{kind}: created {created}, updated {updated}, unchanged {unchanged}"
-        )
+        counts = {"kind": kind, "created": created, "updated": updated, "unchanged": unchanged}
+        if dry:
+            line = _(
+                "dry run, nothing written: would have %(kind)s: "
+                "created %(created)d, updated %(updated)d, unchanged %(unchanged)d"
+            )
+        else:
+            line = _("%(kind)s: created %(created)d, updated %(updated)d, unchanged %(unchanged)d")
+        self.stdout.write(line % counts)
