@@ -491,3 +491,12 @@ def test_it_applies_bulk_actions_only_to_rows_in_scope(world, login):
         "HA12-1",
         "HA21-1",
     ]
+
+
+def test_it_finds_residents_by_given_name_in_the_admin(world, client):
+    client.force_login(world.users["secretary"])
+    response = client.get("/admin/registry/resident/", {"q": "光菊"})
+    html = response.content.decode()
+    assert "赵光菊" in html and "钱多多" not in html
+    client.force_login(world.users["outsider"])
+    assert "赵光菊" not in client.get("/admin/registry/resident/", {"q": "光菊"}).content.decode()

@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from grassroots.core.admin_support import ScopedAdminMixin, brand_admin_site
-from grassroots.core.text import compact, search_text
+from grassroots.core.text import search_text
 from grassroots.territory.models import Grid, Unit
 
 from .models import (
@@ -30,6 +30,7 @@ from .models import (
     join_tags,
     split_tags,
 )
+from .selectors import resident_search_q
 
 brand_admin_site(admin.site)
 
@@ -379,19 +380,8 @@ class ResidentAdmin(TagDisplayMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     @staticmethod
     def _word_condition(word: str) -> Q:
-        number = compact(word).upper()
-        if (
-            len(number) >= 4
-            and number[:-1].isdigit()
-            and (number[-1].isdigit() or number[-1] == "X")
-        ):
-            return Q(id_tail=number[-4:], id_number__endswith=number)
-        key = search_text(word)
-        if not key:
-            return Q()
-        if key.isascii():
-            return Q(name_initials__startswith=key) | Q(name_pinyin__startswith=key)
-        return Q(name_key__contains=key)
+        # The same matching as the API's search: one definition of "finds this person".
+        return resident_search_q(word) if search_text(word) else Q()
 
 
 @admin.register(Enterprise)

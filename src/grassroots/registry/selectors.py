@@ -72,7 +72,7 @@ def _under(unit_code: str) -> Q:
 def resident_search_q(query: str) -> Q:
     """Residents matching a search query typed by a person.
 
-    - Chinese characters, simplified or traditional (趙 finds 赵): the start of the name.
+    - Chinese characters, simplified or traditional (趙 finds 赵): any part of the name.
     - Latin letters: the start of the full pinyin (zhaoguangju) or of the initials (zgj).
     - Four or more digits, possibly ending in X: the end of the ID number (the indexed tail
       narrows the rows, the suffix test confirms longer fragments); 18 characters: the number.
@@ -93,7 +93,9 @@ def resident_search_q(query: str) -> Q:
         return condition
     if _PINYIN.match(key):
         return Q(name_initials__startswith=key) | Q(name_pinyin__startswith=key)
-    return Q(name_key__startswith=key)
+    # Any part of the name: people search by given name too (光菊 finds 赵光菊). A scan of the
+    # name keys inside the scope; the scope filter keeps it to one town or village in practice.
+    return Q(name_key__contains=key)
 
 
 def household_list(
