@@ -4,6 +4,8 @@ DATABASE_URL   database (default: SQLite in VAR_DIR/grassroots.sqlite3, WAL mode
 SECRET_KEY     or SECRET_KEY_FILE; when both are unset a key is generated into VAR_DIR
 DEBUG          1/true/yes to enable debug (default off)
 ALLOWED_HOSTS  comma-separated (default: localhost,127.0.0.1,[::1])
+HTTPS          1 when served over TLS: secure cookies, HSTS, redirect to https
+TRUSTED_PROXY  1 when a reverse proxy terminates TLS and sets X-Forwarded-Proto
 LANGUAGE_CODE  default language of pages and command output (default: zh-hans; en available)
 VAR_DIR        where runtime files go (default: ./var in a source checkout, else ./var of cwd)
 """
@@ -74,6 +76,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",
     "ninja",  # serves the API docs page's own static files: no CDN needed offline
     "grassroots.core",
     "grassroots.territory",
@@ -92,6 +95,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "grassroots.urls"
@@ -136,6 +140,40 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Web hardening. Pages load nothing from other hosts; no inline scripts (style attributes are
+# allowed: the admin uses them); nobody may frame us.
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True  # forms carry the token; scripts never read the cookie
+SESSION_COOKIE_AGE = 8 * 3600  # a working day
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+HTTPS = env_bool("HTTPS")
+if HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # Only marks the header; submitting the domain to the browsers' list stays a manual step.
+    SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", True)
+if env_bool("TRUSTED_PROXY"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 LOGIN_URL = "/admin/login/"
 LOGIN_REDIRECT_URL = "/"
 
