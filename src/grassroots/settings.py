@@ -197,6 +197,8 @@ COVERAGE_SAMPLE_SIZE = 20
 # Page size of API lists (clients may ask for up to API_MAX_PAGE_SIZE).
 API_PAGE_SIZE = 50
 API_MAX_PAGE_SIZE = 500
+# Days an API token is valid when issued (`grassroots users token NAME --days N` to choose).
+API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS") or 90)
 
 LOGGING = {
     "version": 1,

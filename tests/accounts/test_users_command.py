@@ -73,3 +73,39 @@ def test_it_issues_a_token_on_the_last_line_and_stores_only_its_hash(world):
     assert row.digest != token and token not in row.digest
     assert ApiToken.authenticate(token) == world.users["worker"]
     assert ApiToken.authenticate(token + "x") is None
+
+
+def test_it_revokes_every_token_of_a_user(world):
+    first = users("token", "worker").strip().splitlines()[-1]
+    second = users("token", "worker").strip().splitlines()[-1]
+    assert users("revoke", "worker").strip() == "revoked 2 token(s) of worker"
+    assert ApiToken.authenticate(first) is None and ApiToken.authenticate(second) is None
+    assert users("revoke", "worker").strip() == "revoked 0 token(s) of worker"
+
+
+def test_it_expires_tokens(world, settings):
+    import datetime
+
+    from django.utils import timezone
+
+    token = users("token", "worker", "--days", "7").strip().splitlines()[-1]
+    row = ApiToken.objects.get(user__username="worker")
+    assert (
+        datetime.timedelta(days=6) < row.expires_at - timezone.now() <= datetime.timedelta(days=7)
+    )
+    assert ApiToken.authenticate(token) == world.users["worker"]
+    row.refresh_from_db()
+    assert row.last_used_at is not None
+    ApiToken.objects.filter(pk=row.pk).update(
+        expires_at=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    assert ApiToken.authenticate(token) is None
+    settings.API_TOKEN_DAYS = 30
+    users("token", "worker")
+    newest = ApiToken.objects.filter(user__username="worker").latest("pk")
+    assert (newest.expires_at - timezone.now()).days in (29, 30)
+
+
+def test_it_refuses_a_token_lifetime_under_a_day(world):
+    with pytest.raises(CommandError, match="--days must be at least 1"):
+        users("token", "worker", "--days", "0")

@@ -74,6 +74,14 @@ def test_it_refuses_every_endpoint_for_a_revoked_token(world, enterprises, clien
         assert body(response) == {"detail": "Invalid, revoked or expired token"}
 
 
+def test_it_refuses_every_endpoint_for_an_expired_token(world, enterprises, client, tokens):
+    ApiToken.objects.filter(user=world.users["admin"]).update(expires_at=timezone.now())
+    for path in _paths(world, enterprises):
+        response = client.get(API + path, headers={"Authorization": f"Bearer {tokens['admin']}"})
+        _assert_401(response)
+        assert body(response) == {"detail": "Invalid, revoked or expired token"}
+
+
 def test_it_refuses_the_token_of_an_inactive_user(world, enterprises, client, tokens):
     world.users["admin"].is_active = False
     world.users["admin"].save()

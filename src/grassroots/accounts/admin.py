@@ -141,11 +141,11 @@ class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
 class ApiTokenAdmin(ScopedAdminMixin, admin.ModelAdmin):
     """Tokens are issued by the `users` command or the API; here they are listed and revoked."""
 
-    list_display = ("prefix", "user", "created_at", "last_used_at", "revoked_at")
+    list_display = ("prefix", "user", "created_at", "last_used_at", "expires_at", "revoked_at")
     list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
     list_select_related = ("user",)
     search_fields = ("^prefix", "user__username")
-    fields = ("prefix", "user", "created_at", "last_used_at", "revoked_at")
+    fields = ("prefix", "user", "created_at", "last_used_at", "expires_at", "revoked_at")
     readonly_fields = fields
     actions = ["revoke"]
 

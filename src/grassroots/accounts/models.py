@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
@@ -109,6 +110,7 @@ class ApiToken(models.Model):
     prefix = models.CharField(_("prefix"), max_length=8)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
     class Meta:
@@ -119,10 +121,26 @@ class ApiToken(models.Model):
         return f"{self.prefix}… ({self.user})"
 
     @classmethod
-    def issue(cls, user: User) -> tuple[ApiToken, str]:
+    def issue(cls, user: User, *, days: int | None = None) -> tuple[ApiToken, str]:
+        """A new token for `user`, valid `days` days (default settings.API_TOKEN_DAYS)."""
+        from django.conf import settings
+
+        lifetime = settings.API_TOKEN_DAYS if days is None else days
         token = "gr_" + secrets.token_urlsafe(32)
-        row = cls.objects.create(user=user, digest=hash_token(token), prefix=token[:8])
+        row = cls.objects.create(
+            user=user,
+            digest=hash_token(token),
+            prefix=token[:8],
+            expires_at=timezone.now() + timedelta(days=lifetime),
+        )
         return row, token
+
+    @classmethod
+    def revoke_all(cls, user: User) -> int:
+        """Revoke every live token of `user`; returns how many were live."""
+        return cls.objects.filter(user=user, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
 
     @classmethod
     def authenticate(cls, token: str) -> User | None:
@@ -131,9 +149,9 @@ class ApiToken(models.Model):
             .filter(digest=hash_token(token), revoked_at__isnull=True, user__is_active=True)
             .first()
         )
-        if row is None:
-            return None
         now = timezone.now()
+        if row is None or (row.expires_at is not None and row.expires_at <= now):
+            return None
         if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
             cls.objects.filter(pk=row.pk).update(last_used_at=now)
         return row.user

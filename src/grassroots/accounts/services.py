@@ -80,6 +80,10 @@ def grid_assign(*, user: User, grids: list[Grid]) -> None:
     user.forget_scope()
 
 
-def token_issue(*, user: User) -> str:
-    _row, token = ApiToken.issue(user)
+def token_issue(*, user: User, days: int | None = None) -> str:
+    _row, token = ApiToken.issue(user, days=days)
     return token
+
+
+def token_revoke_all(*, user: User) -> int:
+    return ApiToken.revoke_all(user)

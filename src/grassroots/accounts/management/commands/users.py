@@ -10,7 +10,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from grassroots.accounts.models import User
 from grassroots.accounts.roles import Role
-from grassroots.accounts.services import generate_password, grid_assign, token_issue, user_create
+from grassroots.accounts.services import (
+    generate_password,
+    grid_assign,
+    token_issue,
+    token_revoke_all,
+    user_create,
+)
 from grassroots.territory.models import Grid
 
 
@@ -41,6 +47,13 @@ class Command(BaseCommand):
             called_from_command_line=called,
         )
         token.add_argument("name")
+        token.add_argument(
+            "--days", type=int, default=None, help="validity in days (default: API_TOKEN_DAYS, 90)"
+        )
+        revoke = sub.add_parser(
+            "revoke", help="revoke all API tokens of a user", called_from_command_line=called
+        )
+        revoke.add_argument("name")
         assign = sub.add_parser(
             "assign", help="assign a grid worker to more grids", called_from_command_line=called
         )
@@ -89,9 +102,16 @@ class Command(BaseCommand):
 
     def do_token(self, options: dict[str, Any]) -> None:
         user = self._user(options["name"])
-        token = token_issue(user=user)
+        if options["days"] is not None and options["days"] < 1:
+            raise CommandError("--days must be at least 1")
+        token = token_issue(user=user, days=options["days"])
         self.stderr.write(f"API token for {user.username}; it is shown only now:")
         self.stdout.write(token)
+
+    def do_revoke(self, options: dict[str, Any]) -> None:
+        user = self._user(options["name"])
+        count = token_revoke_all(user=user)
+        self.stdout.write(f"revoked {count} token(s) of {user.username}")
 
     def do_assign(self, options: dict[str, Any]) -> None:
         user = self._user(options["name"])
