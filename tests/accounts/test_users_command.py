@@ -109,3 +109,28 @@ def test_it_expires_tokens(world, settings):
 def test_it_refuses_a_token_lifetime_under_a_day(world):
     with pytest.raises(CommandError, match="--days must be at least 1"):
         users("token", "worker", "--days", "0")
+
+
+def test_it_names_the_problem_with_a_new_user(world):
+    with pytest.raises(CommandError, match="username: user admin already exists"):
+        users("add", "admin", "--role", "auditor", "--scope", "350426", "--generate-password")
+    with pytest.raises(
+        CommandError, match="scope: only a grid worker has more than one scope code"
+    ):
+        users(
+            "add",
+            "x",
+            "--role",
+            "auditor",
+            "--scope",
+            "350426",
+            "--scope",
+            "350426100",
+            "--generate-password",
+        )
+    with pytest.raises(CommandError, match="no user named ghost"):
+        users("token", "ghost")
+    with pytest.raises(CommandError, match="only grid workers are assigned to grids"):
+        users("assign", "official", "350426100001001")
+    with pytest.raises(CommandError, match="no grid 999"):
+        users("assign", "worker", "999")

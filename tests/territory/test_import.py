@@ -146,3 +146,42 @@ def test_it_refuses_a_file_that_is_not_a_feature_collection(db, tmp_path):
     assert run("grids", path) == (1, "g.geojson is not a GeoJSON FeatureCollection\n")
     path.write_text("{nope")
     assert run("grids", path)[1].startswith("g.geojson is not readable GeoJSON")
+
+
+def test_it_names_bad_levels_kinds_and_geometry(db, tmp_path):
+    units = tmp_path / "units.csv"
+    units.write_text("code,name,level\n350426,尤溪县,省会\n")
+    assert run("units", units)[1].strip() == (
+        "row 2: level: 省会 is not a level (use 区县, 乡镇, 街道, 村, 社区 or county, town, village)"
+    )
+    units.write_text("code,name\n350426,尤溪县\n350426100,城关镇\n350426100001,水东社区\n")
+    assert run("units", units)[0] == 0
+    grids = write_grids(
+        tmp_path / "g.geojson",
+        feature("350426100001001", "一网格", square(118.0, 26.0), kind="特别"),
+        feature("350426100001002", "二网格", square(218.0, 26.0)),
+        feature(
+            "350426100001003",
+            "线",
+            {"type": "Polygon", "coordinates": [[[118, 26], [118.1, 26], [118, 26]]]},
+        ),
+        feature("350426100001004", "四网格", square(118.5, 26.0)),
+        feature("350426100001004", "重复", square(118.6, 26.0)),
+    )
+    code, out = run("grids", grids)
+    assert code == 1
+    lines = out.splitlines()
+    assert (
+        lines[0]
+        == "grid 350426100001001 (一网格) [feature 1]: kind must be 综合 or 专属 (comprehensive or dedicated)"
+    )
+    assert (
+        lines[1]
+        == "grid 350426100001002 (二网格) [feature 2]: coordinates are not WGS84 longitude/latitude (bounds 218, 26, 218.01, 26.01)"
+    )
+    assert lines[2].startswith("grid 350426100001003 (线) [feature 3]: polygon is not valid:")
+    assert (
+        lines[3]
+        == "grid 350426100001004 (重复) [feature 5]: the same code appears twice in the file"
+    )
+    assert not Grid.objects.exists()

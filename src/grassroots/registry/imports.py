@@ -25,7 +25,7 @@ from grassroots.core.scoping import Scope
 from grassroots.core.tables import Table, read_table, write_table
 from grassroots.core.text import clean_text, compact, name_key, name_pinyin
 from grassroots.core.validators import parse_id_number, validate_mobile
-from grassroots.territory.geometry import GridIndex, parse_polygon
+from grassroots.territory.geometry import GridIndex
 from grassroots.territory.models import Grid, Unit
 
 from .models import Household, Resident, Tag, join_tags
@@ -85,10 +85,6 @@ class Column:
     key: str
     labels: tuple[str, ...]  # accepted headers; the first is the Chinese one
     required: bool = False
-
-
-class ImportError_(Exception):
-    """The file cannot be imported at all (reported before any row is read)."""
 
 
 def _match_columns(
@@ -271,12 +267,26 @@ def _choice(raw: str, mapping: dict[str, str], what: str) -> tuple[str, str | No
     return value, None
 
 
-def default_unit(code: str | None) -> Unit | None:
-    """The unit for rows without a grid/household: the one given, or the only top-level unit."""
+class UnknownUnit(ValueError):
+    """--unit names no unit inside the importer's scope."""
+
+
+def default_unit(code: str | None, scope: Scope) -> Unit | None:
+    """The unit for rows without a grid/household: the one given, or the only top-level unit.
+
+    A unit given by code must exist inside `scope` (UnknownUnit otherwise); the implied
+    top-level unit is used only when it lies inside `scope`.
+    """
+    units = Unit.objects.in_scope(scope)
     if code:
-        return Unit.objects.filter(code=code).first()
+        unit = units.filter(code=code).first()
+        if unit is None:
+            raise UnknownUnit(_("no unit with code %(code)s") % {"code": code})
+        return unit
     roots = list(Unit.objects.filter(parent__isnull=True)[:2])
-    return roots[0] if len(roots) == 1 else None
+    if len(roots) == 1 and scope.contains(roots[0].code):
+        return roots[0]
+    return None
 
 
 def _open(path_or_table: str | Path | Table) -> Table:
@@ -345,9 +355,7 @@ def import_households(
         for code, pk, unit_id in Grid.objects.in_scope(scope).values_list("code", "pk", "unit_id")
     }
     grid_codes = {pk: code for code, (pk, _u) in grids.items()}
-    fallback = default_unit(unit_code)
-    if fallback is not None and not scope.contains(fallback.code):
-        fallback = None
+    fallback = default_unit(unit_code, scope)
     vocabulary = _tag_vocabulary()
     tag_cache: dict[str, tuple[str, str | None]] = {}
     header = {key: label for key, (_i, label) in cols.items()}
@@ -426,11 +434,9 @@ def import_households(
         parsed.append(row)
 
     if to_place:
-        index_ = GridIndex(
-            (pk, parse_polygon(boundary))
-            for pk, boundary in Grid.objects.in_scope(scope).values_list("pk", "boundary")
+        located = GridIndex.from_queryset(Grid.objects.in_scope(scope)).locate(
+            [r["lon"] for r in to_place], [r["lat"] for r in to_place]
         )
-        located = index_.locate([r["lon"] for r in to_place], [r["lat"] for r in to_place])
         unit_of = {pk: unit_id for pk, unit_id in grids.values()}
         for row, grid_pk in zip(to_place, located, strict=True):
             if grid_pk is None:
@@ -613,9 +619,7 @@ def import_residents(
         if "household_code" in index
         else {}
     )
-    fallback = default_unit(unit_code)
-    if fallback is not None and not scope.contains(fallback.code):
-        fallback = None
+    fallback = default_unit(unit_code, scope)
     vocabulary = _tag_vocabulary()
     tag_cache: dict[str, tuple[str, str | None]] = {}
     today = datetime.date.today()

@@ -77,7 +77,8 @@ class GridIndex:
 
     @classmethod
     def from_queryset(cls, grids: Any) -> GridIndex:
-        return cls((g.pk, parse_polygon(g.boundary)) for g in grids.only("pk", "boundary"))
+        rows = grids.values_list("pk", "boundary")
+        return cls((pk, parse_polygon(boundary)) for pk, boundary in rows)
 
     def locate(self, lons: Sequence[float], lats: Sequence[float]) -> list[Any]:
         """The key of the grid holding each point (a border point goes to the first grid), or None."""
@@ -94,9 +95,6 @@ class GridIndex:
         for p, g in zip(point_idx[first].tolist(), grid_idx[first].tolist(), strict=True):
             result[p] = self.keys[g]
         return result
-
-    def locate_one(self, lon: float, lat: float) -> Any:
-        return self.locate([lon], [lat])[0]
 
 
 def points_inside(

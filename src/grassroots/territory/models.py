@@ -153,8 +153,3 @@ class Grid(models.Model):
         if self.boundary is not None:
             self.set_boundary(self.boundary)
         super().save(*args, **kwargs)
-
-    def polygon(self) -> Any:
-        from .geometry import parse_polygon
-
-        return parse_polygon(self.boundary)

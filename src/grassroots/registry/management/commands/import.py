@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from grassroots.accounts.models import User
 from grassroots.core.scoping import Scope
 from grassroots.core.tables import TableError
-from grassroots.registry.imports import IMPORTERS
+from grassroots.registry.imports import IMPORTERS, UnknownUnit
 from grassroots.territory.services import import_grids, import_units
 
 
@@ -77,6 +77,8 @@ class Command(BaseCommand):
             )
         except TableError as exc:
             raise CommandError(str(exc), returncode=1) from None
+        except UnknownUnit as exc:
+            raise CommandError(f"--unit: {exc}", returncode=1) from None
         if result.encoding:
             self.stderr.write(
                 _("read %(file)s as %(encoding)s")
