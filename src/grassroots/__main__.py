@@ -8,6 +8,10 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "grassroots.settings")
     from django.core.management import execute_from_command_line
 
+    from grassroots.audit.context import command_context
+
+    command_context()  # audit events from commands carry channel "command" and the OS user
+
     execute_from_command_line(["grassroots", *sys.argv[1:]])
 
 

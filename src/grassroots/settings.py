@@ -1,5 +1,7 @@
 """Settings for Grassroots, read from the environment.
 
+DATA_KEYS      encryption keys of personal values "id:base64,..." (with DATA_HMAC_KEY); else
+               the keyring file DATA_KEYRING_FILE (default VAR_DIR/keyring.json, made on first use)
 DATABASE_URL   database (default: SQLite in VAR_DIR/grassroots.sqlite3, WAL mode)
 SECRET_KEY     or SECRET_KEY_FILE; when both are unset a key is generated into VAR_DIR
 DEBUG          1/true/yes to enable debug (default off)
@@ -83,6 +85,7 @@ INSTALLED_APPS = [
     "grassroots.territory",
     "grassroots.accounts",
     "grassroots.registry",
+    "grassroots.audit",
 ]
 
 MIDDLEWARE = [
@@ -94,6 +97,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every request gets an audit context: channel, request id, client address, actor.
+    "grassroots.audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -208,6 +213,13 @@ STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 
 # Grassroots' own settings
+# Encryption at rest of ID and mobile numbers (see core/crypto.py and docs/security.md):
+# DATA_KEYS="id:base64key,..." (first is primary) with DATA_HMAC_KEY, or else the keyring file
+# (created on first use, mode 0600). Keep the keys and the database backups apart.
+DATA_KEYS = os.environ.get("DATA_KEYS", "")
+DATA_HMAC_KEY = os.environ.get("DATA_HMAC_KEY", "")
+DATA_KEYRING_FILE = os.environ.get("DATA_KEYRING_FILE") or str(VAR_DIR / "keyring.json")
+
 # How many identifiers the coverage audit lists per problem.
 COVERAGE_SAMPLE_SIZE = 20
 # Page size of API lists (clients may ask for up to API_MAX_PAGE_SIZE).

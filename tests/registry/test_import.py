@@ -169,7 +169,7 @@ def test_it_imports_residents_with_messy_values_and_derives_fields(world, tmp_pa
     )
     code, out, _ = run("residents", path)
     assert code == 0 and "created 1, updated 0, unchanged 0" in out
-    r = Resident.objects.get(id_number=number)
+    r = Resident.objects.with_id_number(number).get()
     assert r.name == "趙 明" and r.name_key == "赵明" and r.name_initials == "zm"
     assert r.phone == "13900139000" and r.sex == "M" and str(r.birth_date) == "1990-01-01"
     assert (
@@ -234,7 +234,7 @@ def test_it_allows_floating_residents_without_household(world, tmp_path):
     # One top-level unit (the county): residents without a household land there.
     code, out, _ = run("residents", path)
     assert code == 0, out
-    r = Resident.objects.get(id_number=number)
+    r = Resident.objects.with_id_number(number).get()
     assert r.household is None and r.unit == world.county and r.residency == "floating"
     code, out, _ = run("residents", path, "--unit", world.village_b1.code)
     r.refresh_from_db()
@@ -254,7 +254,7 @@ def test_it_reads_gb18030_and_bom_csv(world, tmp_path):
         code, _out, err = run("residents", path)
         assert code == 0
         assert f"as {encoding}" in err
-        assert Resident.objects.filter(id_number=number, name="张三").exists()
+        assert Resident.objects.with_id_number(number).filter(name="张三").exists()
 
 
 def test_it_refuses_files_in_other_encodings(world, tmp_path):
@@ -297,7 +297,7 @@ def test_it_imports_xlsx_and_writes_an_error_file(world, tmp_path):
     wb.save(path)
     code, out, _ = run("residents", path, "--errors", tmp_path / "e.xlsx")
     assert code == 0 and "created 1" in out
-    assert Resident.objects.get(id_number=good).phone == "13800138000"
+    assert Resident.objects.with_id_number(good).get().phone == "13800138000"
 
 
 def test_it_writes_nothing_when_a_late_row_is_bad(world, tmp_path):
@@ -317,7 +317,7 @@ def test_it_prints_counts_on_dry_run_without_writing(world, tmp_path, dry):
     args = ["residents", path] + (["--dry-run"] if dry else [])
     code, out, _ = run(*args)
     assert code == 0 and "created 1, updated 0, unchanged 0" in out
-    assert Resident.objects.filter(id_number=number).exists() is (not dry)
+    assert Resident.objects.with_id_number(number).exists() is (not dry)
     assert ("dry run" in out) is dry
 
 

@@ -71,7 +71,7 @@ def test_it_reads_several_date_formats(world, tmp_path):
     number = f.id_number()
     path = write(tmp_path / "r.csv", f"姓名,身份证号,迁出日期\n甲,{number},2020年3月5日\n")
     assert run("residents", path)[0] == 0
-    assert str(Resident.objects.get(id_number=number).moved_out_on) == "2020-03-05"
+    assert str(Resident.objects.with_id_number(number).get().moved_out_on) == "2020-03-05"
 
 
 def test_it_names_an_unknown_user_for_as_user(world, tmp_path):

@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from grassroots.core.crypto import EncryptedCharField
 from grassroots.core.scoping import ScopedQuerySet
 
 from .roles import Role
@@ -50,7 +51,7 @@ class User(AbstractUser):
     # (their further grids are in GridAssignment). Users are scoped rows too: an official
     # sees the accounts under their own node.
     scope_code = models.CharField(_("scope"), max_length=15, blank=True, db_index=True)
-    phone = models.CharField(_("mobile number"), max_length=11, blank=True)
+    phone = EncryptedCharField(_("mobile number"), max_length=11, blank=True)
 
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 

@@ -37,7 +37,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("territory", _TERRITORY, ("add", "change", "delete"))
         | _perms("registry", ("tag",), ("view", "add", "change"))
         | _perms("accounts", ("user", "gridassignment"), ("view", "add", "change"))
-        | {"registry.import_registry"}
+        | {"registry.import_registry", "audit.view_event"}
     ),
     Role.TOWN_OFFICIAL: frozenset(
         _VIEW_ALL
@@ -60,5 +60,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         _perms("registry", ("household", "enterprise"), ("view",))
         | _perms("territory", _TERRITORY, ("view",))
     ),
-    Role.AUDITOR: frozenset(_VIEW_ALL | _perms("accounts", ("user", "gridassignment"), ("view",))),
+    Role.AUDITOR: frozenset(
+        _VIEW_ALL | _perms("accounts", ("user", "gridassignment"), ("view",)) | {"audit.view_event"}
+    ),
 }

@@ -131,3 +131,10 @@ def mask_phone(number: str) -> str:
     if len(number) <= 7:
         return "*" * len(number)
     return number[:3] + "*" * (len(number) - 7) + number[-4:]
+
+
+def mask_name(name: str) -> str:
+    """赵**: the first character stays, so a record is recognisable but not identifying."""
+    if not name:
+        return ""
+    return name[0] + "*" * max(len(name) - 1, 1) if len(name) > 1 else "*"

@@ -95,7 +95,7 @@ def coverage_report(scope: Scope, *, sample_size: int | None = None) -> Coverage
     report.counts["residents_without_household"] = homeless.count()
     report.samples["residents_without_household"] = [
         Sample(mask_id_number(number), "resident", pk)
-        for pk, number in homeless.order_by("id_number").values_list("pk", "id_number")[:n]
+        for pk, number in homeless.order_by("pk").values_list("pk", "id_number")[:n]
     ]
 
     current_members = Resident.objects.filter(CURRENT_RESIDENT, household=OuterRef("pk"))
@@ -103,16 +103,20 @@ def coverage_report(scope: Scope, *, sample_size: int | None = None) -> Coverage
     report.counts["empty_households"] = empty.count()
     report.samples["empty_households"] = household_samples(empty)
 
+    # ID numbers are encrypted: duplicates are found on their keyed hash (core.crypto).
     duplicated = (
-        residents.values("id_number").annotate(n=Count("id")).filter(n__gt=1).order_by("id_number")
+        residents.values("id_hash").annotate(n=Count("id")).filter(n__gt=1).order_by("id_hash")
     )
     report.counts["duplicate_id_numbers"] = duplicated.count()
-    first_numbers = [row["id_number"] for row in duplicated[:n]]
-    first_pk = dict(
-        residents.filter(id_number__in=first_numbers).order_by("-pk").values_list("id_number", "pk")
-    )
+    first_hashes = [row["id_hash"] for row in duplicated[:n]]
+    first = {
+        digest: (pk, number)
+        for digest, pk, number in residents.filter(id_hash__in=first_hashes)
+        .order_by("-pk")
+        .values_list("id_hash", "pk", "id_number")
+    }
     report.samples["duplicate_id_numbers"] = [
-        Sample(mask_id_number(number), "resident", first_pk[number]) for number in first_numbers
+        Sample(mask_id_number(first[h][1]), "resident", first[h][0]) for h in first_hashes
     ]
 
     workers = GridAssignment.objects.filter(

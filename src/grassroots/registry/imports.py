@@ -17,14 +17,23 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from grassroots.audit import services as audit
 from grassroots.core.bulk import db_date, db_datetime, insert_rows, update_rows
+from grassroots.core.crypto import digest, encrypt, tail_digest
 from grassroots.core.scoping import Scope
 from grassroots.core.tables import Table, read_table, write_table
 from grassroots.core.text import clean_text, compact, name_key, name_pinyin
-from grassroots.core.validators import parse_id_number, validate_mobile
+from grassroots.core.validators import (
+    mask_id_number,
+    mask_name,
+    mask_phone,
+    parse_id_number,
+    validate_mobile,
+)
 from grassroots.territory.geometry import GridIndex
 from grassroots.territory.models import Grid, Unit
 
@@ -494,6 +503,7 @@ def import_households(
     if dry_run:
         return result
     with transaction.atomic():
+        after_pk = _last_pk(Household)
         insert_rows(
             Household,
             ("code", *_HOUSEHOLD_FIELDS, "created_at", "updated_at"),
@@ -519,7 +529,99 @@ def import_households(
         update_rows(Household, (*_HOUSEHOLD_FIELDS, "updated_at"), updates)
         if updates:
             _resync_members([u[-1] for u in updates])
+        _audit_households(result, creates, updates, existing, after_pk)
     return result
+
+
+def _audit_name(field: str) -> str:
+    """The name the audit trail uses for an import column (the model field's name)."""
+    return field[:-3] if field.endswith("_id") else field
+
+
+def _audit_households(
+    result: ImportResult,
+    creates: list[dict[str, Any]],
+    updates: list[tuple[Any, ...]],
+    existing: dict[str, tuple[int, tuple[Any, ...]]],
+    after_pk: int,
+) -> None:
+    """One event per household written, and one for the import, in the import's transaction."""
+    kind = audit.object_type(Household)
+    fields = [f for f in _HOUSEHOLD_FIELDS if f != "scope_code"]
+    if creates:
+        pks = _pks_by(Household, "code", [r["code"] for r in creates], after_pk)
+        audit.record_many(
+            audit.Event.Action.CREATE,
+            kind,
+            (
+                (
+                    pks[r["code"]],
+                    f"{r['code']} {r['address']}",
+                    r["scope_code"],
+                    {
+                        _audit_name(f): [None, r.get(f)]
+                        for f in ("code", *fields)
+                        if r.get(f) not in (None, "")
+                    },
+                )
+                for r in creates
+            ),
+        )
+    if updates:
+        old_by_pk = {pk: (code, values) for code, (pk, values) in existing.items()}
+        items = []
+        for new in updates:
+            pk = new[-1]
+            code, old = old_by_pk[pk]
+            before = dict(zip(_HOUSEHOLD_FIELDS, old, strict=True))
+            after = dict(zip(_HOUSEHOLD_FIELDS, new[: len(_HOUSEHOLD_FIELDS)], strict=True))
+            changes = {
+                _audit_name(f): [before[f], after[f]] for f in fields if before[f] != after[f]
+            }
+            items.append((pk, f"{code} {after['address']}", after["scope_code"], changes))
+        audit.record_many(audit.Event.Action.UPDATE, kind, items)
+    _audit_import(result, kind)
+
+
+def _audit_import(result: ImportResult, kind: str) -> None:
+    audit.record(
+        audit.Event.Action.IMPORT,
+        object_type=kind,
+        object_repr=Path(result.source_path).name if result.source_path else "",
+        changes={
+            "file": Path(result.source_path).name if result.source_path else None,
+            "encoding": result.encoding,
+            "rows": result.rows,
+            "created": result.created,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+        },
+    )
+
+
+def _last_pk(model: Any) -> int:
+    return int(model.objects.order_by().aggregate(m=Max("pk"))["m"] or 0)
+
+
+def _pks_by(model: Any, field: str, keys: list[Any], after_pk: int) -> dict[Any, int]:
+    """Primary keys of rows just written (all above `after_pk`), by a key unique in the batch."""
+    found: dict[Any, int] = {}
+    if len(keys) > 5_000:
+        # Many rows: one range scan of the new rows beats thousands of IN lookups.
+        wanted = set(keys)
+        for key, pk in (
+            model.objects.filter(pk__gt=after_pk).order_by().values_list(field, "pk").iterator()
+        ):
+            if key in wanted:
+                found[key] = pk
+        return found
+    for start in range(0, len(keys), 900):
+        found.update(
+            model.objects.filter(**{f"{field}__in": keys[start : start + 900]})
+            .order_by()
+            .values_list(field, "pk")
+        )
+    return found
 
 
 def _existing_households(codes: Iterable[str]) -> dict[str, tuple[int, tuple[Any, ...]]]:
@@ -571,7 +673,7 @@ RESIDENT_COLUMNS = (
 # Compared on re-import; derived columns follow from these.
 _RESIDENT_FIELDS = (
     "name",
-    "phone",
+    "phone_hash",
     "household_id",
     "relation",
     "residency",
@@ -582,6 +684,17 @@ _RESIDENT_FIELDS = (
     "scope_code",
 )
 _RESIDENT_DERIVED = ("name_key", "name_pinyin", "name_initials", "id_tail", "sex", "birth_date")
+# Fields of the audit trail's resident events, in the order the import knows them.
+_RESIDENT_AUDITED = (
+    "name",
+    "household_id",
+    "relation",
+    "residency",
+    "tags",
+    "moved_out_on",
+    "deceased_on",
+    "unit_id",
+)
 
 # Above this share of the table, reading all existing ID numbers at once beats IN lookups.
 _FULL_SCAN_SHARE = 0.2
@@ -669,7 +782,8 @@ def import_residents(
         else:
             number_ = parsed_id.number
             row["id_number"] = number_
-            row["id_tail"] = number_[-4:]
+            row["id_hash"] = digest(number_)
+            row["id_tail"] = tail_digest(number_[-4:])
             row["sex"] = parsed_id.sex
             row["birth_date"] = parsed_id.birth_date
             first = seen.get(number_)
@@ -682,10 +796,11 @@ def import_residents(
             if raw.strip():
                 try:
                     row["phone"] = validate_mobile(raw)
+                    row["phone_hash"] = digest(row["phone"])
                 except ValidationError as exc:
                     problem("phone", exc.messages[0])
             else:
-                row["phone"] = ""
+                row["phone"] = row["phone_hash"] = ""
         if i_household is not None:
             code = compact(cells[i_household])
             if code:
@@ -741,13 +856,15 @@ def import_residents(
     if problems:
         return result
 
-    existing, ambiguous = _existing_residents(list(seen))
+    by_hash = {row["id_hash"]: row["id_number"] for row in parsed}
+    existing, ambiguous = _existing_residents(list(by_hash))
     unit_codes = dict(Unit.objects.values_list("pk", "code"))
     now = db_datetime(timezone.now())
     creates: list[tuple[Any, ...]] = []
     updates: list[tuple[Any, ...]] = []
+    changed: list[tuple[int, dict[str, Any], tuple[Any, ...], tuple[Any, ...]]] = []
     for row in parsed:
-        number_ = row["id_number"]
+        number_ = row["id_hash"]
         if number_ in ambiguous:
             problems.append(
                 Problem(
@@ -787,11 +904,13 @@ def import_residents(
                     row["name_key"],
                     row["name_pinyin"],
                     row["name_initials"],
-                    number_,
+                    encrypt(row["id_number"]),
+                    row["id_hash"],
                     row["id_tail"],
                     row["sex"],
                     db_date(row["birth_date"]),
-                    row.get("phone", ""),
+                    encrypt(row.get("phone", "")),
+                    row.get("phone_hash", ""),
                     row.get("household_id"),
                     row.get("relation", ""),
                     row.get("residency", "registered"),
@@ -815,13 +934,20 @@ def import_residents(
             result.unchanged += 1
             continue
         out = [db_date(v) if isinstance(v, datetime.date) else v for v in new_values]
-        updates.append((*out, row["name_key"], row["name_pinyin"], row["name_initials"], now, pk))
+        phone = [encrypt(row["phone"])] if i_phone is not None else []
+        updates.append(
+            (*out, row["name_key"], row["name_pinyin"], row["name_initials"], now, *phone, pk)
+        )
+        changed.append((pk, row, values, new_values))
     if problems:
         return result
     result.created, result.updated = len(creates), len(updates)
     if dry_run:
         return result
     with transaction.atomic():
+        after_pk = _last_pk(Resident)
+        # Old mobile numbers of the changed rows, for the audit trail (masked there).
+        old_phones = _phones([c[0] for c in changed if c[2][1] != c[3][1]])
         insert_rows(
             Resident,
             (
@@ -830,10 +956,12 @@ def import_residents(
                 "name_pinyin",
                 "name_initials",
                 "id_number",
+                "id_hash",
                 "id_tail",
                 "sex",
                 "birth_date",
                 "phone",
+                "phone_hash",
                 "household_id",
                 "relation",
                 "residency",
@@ -849,28 +977,107 @@ def import_residents(
         )
         update_rows(
             Resident,
-            (*_RESIDENT_FIELDS, "name_key", "name_pinyin", "name_initials", "updated_at"),
+            (
+                *_RESIDENT_FIELDS,
+                "name_key",
+                "name_pinyin",
+                "name_initials",
+                "updated_at",
+                *(["phone"] if i_phone is not None else []),
+            ),
             updates,
         )
+        _audit_residents(result, parsed, existing, changed, old_phones, after_pk)
     return result
+
+
+def _phones(pks: list[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for start in range(0, len(pks), 900):
+        found.update(
+            Resident.objects.filter(pk__in=pks[start : start + 900])
+            .order_by()
+            .values_list("pk", "phone")
+        )
+    return found
+
+
+def _audit_residents(
+    result: ImportResult,
+    parsed: list[dict[str, Any]],
+    existing: dict[str, tuple[int, tuple[Any, ...]]],
+    changed: list[tuple[int, dict[str, Any], tuple[Any, ...], tuple[Any, ...]]],
+    old_phones: dict[int, str],
+    after_pk: int,
+) -> None:
+    """One event per resident written, and one for the import; values masked."""
+    kind = audit.object_type(Resident)
+    new_rows = [r for r in parsed if r["id_hash"] not in existing]
+    if new_rows:
+        pks = _pks_by(Resident, "id_hash", [r["id_hash"] for r in new_rows], after_pk)
+
+        def created(row: dict[str, Any]) -> tuple[Any, str, str, dict[str, Any]]:
+            masked_id = mask_id_number(row["id_number"])
+            changes: dict[str, Any] = {
+                "name": [None, mask_name(row["name"])],
+                "id_number": [None, masked_id],
+            }
+            if row.get("phone"):
+                changes["phone"] = [None, mask_phone(row["phone"])]
+            for f in _RESIDENT_AUDITED[1:]:
+                value = row.get(f)
+                if value not in (None, ""):
+                    changes[_audit_name(f)] = [None, _plain(value)]
+            return (
+                pks[row["id_hash"]],
+                f"{mask_name(row['name'])} {masked_id}",
+                row["scope_code"],
+                changes,
+            )
+
+        audit.record_many(audit.Event.Action.CREATE, kind, map(created, new_rows))
+    if changed:
+        index = {f: i for i, f in enumerate(_RESIDENT_FIELDS)}
+        items = []
+        for pk, row, old, new in changed:
+            changes = {}
+            for f in _RESIDENT_AUDITED:
+                before, after = old[index[f]], new[index[f]]
+                if before != after:
+                    if f == "name":
+                        before, after = mask_name(before), mask_name(after)
+                    changes[_audit_name(f)] = [_plain(before), _plain(after)]
+            if old[index["phone_hash"]] != new[index["phone_hash"]]:
+                changes["phone"] = [
+                    mask_phone(old_phones.get(pk, "")) or None,
+                    mask_phone(row.get("phone", "")) or None,
+                ]
+            label = f"{mask_name(row['name'])} {mask_id_number(row['id_number'])}"
+            items.append((pk, label, new[index["scope_code"]], changes))
+        audit.record_many(audit.Event.Action.UPDATE, kind, items)
+    _audit_import(result, kind)
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime.date) else value
 
 
 def _existing_residents(
     numbers: list[str],
 ) -> tuple[dict[str, tuple[int, tuple[Any, ...]]], dict[str, int]]:
-    """Current rows for these ID numbers, and the numbers held by more than one resident."""
+    """Current rows for these ID number hashes, and the hashes held by more than one resident."""
     found: dict[str, tuple[int, tuple[Any, ...]]] = {}
     counts: dict[str, int] = {}
     total = Resident.objects.count()
     if not total:
         return found, {}
     wanted = set(numbers)
-    fields = ("id_number", "pk", *_RESIDENT_FIELDS)
+    fields = ("id_hash", "pk", *_RESIDENT_FIELDS)
     if len(numbers) > total * _FULL_SCAN_SHARE:
         batches: Iterable[Any] = [Resident.objects.values_list(*fields).iterator(chunk_size=10_000)]
     else:
         batches = (
-            Resident.objects.filter(id_number__in=numbers[s : s + 900]).values_list(*fields)
+            Resident.objects.filter(id_hash__in=numbers[s : s + 900]).values_list(*fields)
             for s in range(0, len(numbers), 900)
         )
     for batch in batches:

@@ -9,10 +9,13 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from grassroots.core import crypto
+from grassroots.core.crypto import EncryptedCharField
 from grassroots.core.scoping import ScopedQuerySet
-from grassroots.core.text import clean_text, name_key, name_pinyin
+from grassroots.core.text import clean_text, compact, name_key, name_pinyin
 from grassroots.core.validators import (
     mask_id_number,
+    mask_name,
     mask_phone,
     parse_id_number,
     validate_credit_code,
@@ -148,6 +151,16 @@ class Household(TaggedModel, PlacedModel):
         ).update(scope_code=self.scope_code, unit_id=self.unit_id)
 
 
+class ResidentQuerySet(ScopedQuerySet["Resident"]):
+    """Residents; ID and mobile numbers are found through their keyed hashes (core.crypto)."""
+
+    def with_id_number(self, number: str) -> ResidentQuerySet:
+        return self.filter(id_hash=crypto.digest(compact(number).upper()))
+
+    def with_phone(self, number: str) -> ResidentQuerySet:
+        return self.filter(phone_hash=crypto.digest(compact(number)))
+
+
 class Resident(TaggedModel):
     class Sex(models.TextChoices):
         MALE = "M", _("Male")
@@ -175,12 +188,16 @@ class Resident(TaggedModel):
     name_key = models.CharField(max_length=50, editable=False, db_index=True)
     name_pinyin = models.CharField(max_length=200, editable=False, db_index=True)
     name_initials = models.CharField(max_length=50, editable=False, db_index=True)
-    id_number = models.CharField(_("ID number"), max_length=18, db_index=True)
-    # Last four characters of the ID number: the search "by the last digits" uses this index.
-    id_tail = models.CharField(max_length=4, editable=False, db_index=True)
+    # Encrypted at rest (core.crypto); `id_hash` is its keyed hash for lookup and duplicates.
+    # ID numbers are not unique: merged registers hold people twice, and the audit shows it.
+    id_number = EncryptedCharField(_("ID number"), max_length=18)
+    id_hash = models.CharField(max_length=32, editable=False, db_index=True, default="")
+    # Keyed hash of the last four characters: the search "by the last digits" uses this index.
+    id_tail = models.CharField(max_length=16, editable=False, db_index=True)
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, editable=False)
     birth_date = models.DateField(_("birth date"), editable=False)
-    phone = models.CharField(_("mobile number"), max_length=11, blank=True)
+    phone = EncryptedCharField(_("mobile number"), max_length=11, blank=True)
+    phone_hash = models.CharField(max_length=32, editable=False, blank=True, db_index=True)
     household = models.ForeignKey(
         Household,
         verbose_name=_("household"),
@@ -207,17 +224,21 @@ class Resident(TaggedModel):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    objects = ScopedQuerySet.as_manager()
+    objects = ResidentQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("resident")
         verbose_name_plural = _("residents")
         ordering = ["name_key", "id"]
+        permissions = [
+            ("reveal_resident", "Can reveal ID and mobile numbers, giving a reason"),
+            ("view_sensitive_tags", "Can see sensitive tags (explicit grant)"),
+        ]
         indexes = [
             # Coverage audit: ID numbers held by more than one current resident (GROUP BY
-            # id_number over the scope); scope_code rides along so the table is not read.
+            # id_hash over the scope); scope_code rides along so the table is not read.
             models.Index(
-                fields=["id_number", "scope_code"],
+                fields=["id_hash", "scope_code"],
                 condition=models.Q(moved_out_on__isnull=True, deceased_on__isnull=True),
                 name="resident_current_id",
             ),
@@ -231,6 +252,11 @@ class Resident(TaggedModel):
 
     def __str__(self) -> str:
         return f"{self.name} {self.id_number_masked}"
+
+    @property
+    def audit_label(self) -> str:
+        """Masked name and number, for the audit trail and logs."""
+        return f"{mask_name(self.name)} {self.id_number_masked}"
 
     @property
     def id_number_masked(self) -> str:
@@ -276,7 +302,9 @@ class Resident(TaggedModel):
         self.name_pinyin, self.name_initials = name_pinyin(self.name_key)
         parsed = parse_id_number(self.id_number)
         self.id_number = parsed.number
-        self.id_tail = parsed.number[-4:]
+        self.id_hash = crypto.digest(parsed.number)
+        self.id_tail = crypto.tail_digest(parsed.number[-4:])
+        self.phone_hash = crypto.digest(self.phone or "")
         self.birth_date = parsed.birth_date
         self.sex = parsed.sex
         if self.household_id:
@@ -287,9 +315,23 @@ class Resident(TaggedModel):
         elif self.unit_id:
             self.scope_code = self.unit.code
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.fill_derived()
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        if kwargs.get("update_fields") is not None:
+            # Derived columns follow the fields they come from.
+            fields = set(kwargs["update_fields"])
+            for source, derived in _RESIDENT_DERIVED.items():
+                if source in fields:
+                    fields.update(derived)
+            kwargs["update_fields"] = fields
+        super().save(*args, **kwargs)
+
+
+_RESIDENT_DERIVED = {
+    "name": ("name_key", "name_pinyin", "name_initials"),
+    "id_number": ("id_hash", "id_tail", "sex", "birth_date"),
+    "phone": ("phone_hash",),
+}
 
 
 CURRENT_RESIDENT = models.Q(moved_out_on__isnull=True, deceased_on__isnull=True)
@@ -301,7 +343,7 @@ class Enterprise(PlacedModel):
     address = models.CharField(_("address"), max_length=200)
     industry = models.CharField(_("industry"), max_length=50, blank=True)
     contact_name = models.CharField(_("contact person"), max_length=50, blank=True)
-    contact_phone = models.CharField(_("contact mobile number"), max_length=11, blank=True)
+    contact_phone = EncryptedCharField(_("contact mobile number"), max_length=11, blank=True)
 
     class Meta:
         verbose_name = _("enterprise")

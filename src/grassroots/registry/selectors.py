@@ -17,6 +17,7 @@ from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
+from grassroots.core import crypto
 from grassroots.core.scoping import Scope
 from grassroots.core.text import clean_text, search_text, to_simplified
 
@@ -74,8 +75,9 @@ def resident_search_q(query: str) -> Q:
 
     - Chinese characters, simplified or traditional (趙 finds 赵): any part of the name.
     - Latin letters: the start of the full pinyin (zhaoguangju) or of the initials (zgj).
-    - Four or more digits, possibly ending in X: the end of the ID number (the indexed tail
-      narrows the rows, the suffix test confirms longer fragments); 18 characters: the number.
+    - Four or more digits, possibly ending in X: the end of the ID number (the keyed hash of
+      the last four narrows the rows, decryption confirms longer fragments); 18 characters:
+      the number, through its keyed hash.
     Anything else matches nobody.
     """
     key = search_text(query)
@@ -86,10 +88,19 @@ def resident_search_q(query: str) -> Q:
         if not ID_TAIL_LENGTH <= len(upper) <= 18:
             return Q(pk__in=[])
         if len(upper) == 18:
-            return Q(id_number=upper)
-        condition = Q(id_tail=upper[-ID_TAIL_LENGTH:])
+            return Q(id_hash=crypto.digest(upper))
+        condition = Q(id_tail=crypto.tail_digest(upper[-ID_TAIL_LENGTH:]))
         if len(upper) > ID_TAIL_LENGTH:
-            condition &= Q(id_number__endswith=upper)
+            # Numbers are encrypted: the indexed tail hash finds the candidates (a few dozen
+            # in a county), and their decrypted numbers confirm the longer fragment.
+            matches = [
+                pk
+                for pk, number in Resident.objects.filter(condition)
+                .order_by()
+                .values_list("pk", "id_number")
+                if number.endswith(upper)
+            ]
+            condition &= Q(pk__in=matches)
         return condition
     if _PINYIN.match(key):
         return Q(name_initials__startswith=key) | Q(name_pinyin__startswith=key)
