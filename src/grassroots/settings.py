@@ -9,6 +9,8 @@ ALLOWED_HOSTS  comma-separated (default: localhost,127.0.0.1,[::1])
 HTTPS          1 when served over TLS: secure cookies, HSTS, redirect to https
 TRUSTED_PROXY  1 when a reverse proxy terminates TLS and sets X-Forwarded-Proto
 LANGUAGE_CODE  default language of pages and command output (default: zh-hans; en available)
+OTP_REQUIRED_ROLES  comma-separated roles that must use two-factor sign-in (default:
+               county_admin,auditor; superusers always must)
 VAR_DIR        where runtime files go (default: ./var in a source checkout, else ./var of cwd)
 """
 
@@ -80,6 +82,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "csp",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "ninja",  # serves the API docs page's own static files: no CDN needed offline
     "grassroots.core",
     "grassroots.territory",
@@ -97,11 +101,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session gave a TOTP code.
+    "django_otp.middleware.OTPMiddleware",
     # Every request gets an audit context: channel, request id, client address, actor.
     "grassroots.audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Confines a session that still owes its two-factor code to the two-factor pages.
+    "grassroots.accounts.middleware.TwoFactorMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into its lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -227,6 +235,13 @@ API_PAGE_SIZE = 50
 API_MAX_PAGE_SIZE = 500
 # Days an API token is valid when issued (`grassroots users token NAME --days N` to choose).
 API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS") or 90)
+# Roles that must sign in with a TOTP code after the password (superusers always must); any
+# other user may enrol and is then asked for the code too. API tokens are not affected.
+OTP_REQUIRED_ROLES = env_list("OTP_REQUIRED_ROLES", ["county_admin", "auditor"])
+# The name authenticator apps show next to the account.
+OTP_TOTP_ISSUER = "Grassroots"
+# Keys are never shown again in the admin's TOTP device pages (superusers only).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 LOGGING = {
     "version": 1,

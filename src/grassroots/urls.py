@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("account/", include("grassroots.accounts.urls")),
     path("", registry_views.home, name="home"),
     path("audit/coverage/", registry_views.coverage, name="coverage"),
     path("admin/", admin.site.urls),

@@ -1,14 +1,16 @@
-"""grassroots users add / token / assign."""
+"""grassroots users add / token / assign / revoke / otp-reset / grant / ungrant."""
 
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from grassroots.accounts.models import ApiToken, User
+from grassroots.audit.models import Event
 
 
 def users(*args):
@@ -134,3 +136,93 @@ def test_it_names_the_problem_with_a_new_user(world):
         users("assign", "official", "350426100001001")
     with pytest.raises(CommandError, match="no grid 999"):
         users("assign", "worker", "999")
+
+
+def test_it_resets_two_factor_devices(world):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    admin = world.users["admin"]
+    TOTPDevice.objects.create(user=admin, name="old phone", confirmed=True)
+    TOTPDevice.objects.create(user=admin, name="half set up", confirmed=False)
+    TOTPDevice.objects.create(user=world.users["worker"], name="phone", confirmed=True)
+    assert users("otp-reset", "admin").strip() == (
+        "removed 2 two-factor device(s) of admin; signed-in sessions must verify again;"
+        " admin must set up two-factor sign-in again at their next sign-in"
+    )
+    assert not TOTPDevice.objects.filter(user=admin).exists()
+    assert TOTPDevice.objects.filter(user=world.users["worker"]).count() == 1
+    assert users("otp-reset", "admin").strip() == (
+        "admin has no two-factor device; nothing to reset"
+    )
+    assert (
+        users("otp-reset", "worker")
+        .strip()
+        .endswith("worker signs in with the password alone until they set it up again")
+    )
+    with pytest.raises(CommandError, match="no user named ghost"):
+        users("otp-reset", "ghost")
+    events = Event.objects.filter(
+        object_type="accounts.user", changes__has_key="two_factor_devices"
+    )
+    assert [(e.object_id, e.changes["two_factor_devices"], e.channel) for e in events] == [
+        (str(world.users["worker"].pk), [1, 0], "command"),
+        (str(admin.pk), [2, 0], "command"),
+    ]
+
+
+def test_it_grants_and_takes_back_one_explicit_permission(world):
+    def fresh(name):
+        return User.objects.get(username=name)  # no cached permissions
+
+    assert not fresh("dispatcher").has_perm("accounts.view_user")
+    assert users("grant", "dispatcher", "accounts.view_user").strip() == (
+        "granted accounts.view_user to dispatcher"
+    )
+    assert fresh("dispatcher").has_perm("accounts.view_user")
+    assert fresh("dispatcher").user_permissions.count() == 1
+    assert users("grant", "dispatcher", "accounts.view_user").strip() == (
+        "dispatcher already has accounts.view_user"
+    )
+    assert fresh("dispatcher").user_permissions.count() == 1
+    assert users("ungrant", "dispatcher", "accounts.view_user").strip() == (
+        "took accounts.view_user back from dispatcher"
+    )
+    assert not fresh("dispatcher").has_perm("accounts.view_user")
+    assert users("ungrant", "dispatcher", "accounts.view_user").strip() == (
+        "dispatcher has no explicit grant of accounts.view_user"
+    )
+    events = Event.objects.filter(object_id=str(world.users["dispatcher"].pk)).order_by("id")
+    assert [e.changes for e in events] == [
+        {"user_permissions": [None, "accounts.view_user"]},
+        {"user_permissions": ["accounts.view_user", None]},
+    ]
+
+
+def test_it_says_when_the_role_gives_the_permission_anyway(world):
+    assert users("grant", "worker", "registry.view_household").strip() == (
+        "granted registry.view_household to worker (note: the role grid_worker gives it as well)"
+    )
+    assert users("ungrant", "worker", "registry.view_household").strip() == (
+        "took registry.view_household back from worker"
+        " (note: the role grid_worker gives it as well)"
+    )
+
+
+@pytest.mark.parametrize(
+    "permission",
+    ["registry.no_such_thing", "nosuchapp.view_household", "view_household", "registry.", ""],
+)
+@pytest.mark.parametrize("action", ["grant", "ungrant"])
+def test_it_refuses_an_unknown_permission(world, action, permission):
+    message = (
+        f"unknown permission '{permission}': give app_label.codename of an existing"
+        " permission, e.g. registry.view_resident"
+    )
+    with pytest.raises(CommandError, match=re.escape(message)):
+        users(action, "dispatcher", permission)
+    assert world.users["dispatcher"].user_permissions.count() == 0
+
+
+def test_it_refuses_to_grant_to_an_unknown_user(world):
+    with pytest.raises(CommandError, match="no user named ghost"):
+        users("grant", "ghost", "accounts.view_user")

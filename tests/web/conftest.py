@@ -11,6 +11,10 @@ import polib
 import pytest
 from django.conf import settings
 from django.test import Client, override_settings
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from grassroots.accounts.two_factor import otp_required
 
 LOCALE_DIR = Path(settings.PACKAGE_DIR) / "locale"
 
@@ -41,6 +45,21 @@ def compiled_messages() -> None:
     compile_messages()
 
 
+def verify_two_factor(client: Client, user: Any) -> Any:
+    """Mark the client's session as having given a TOTP code (a confirmed device for `user`).
+
+    The admin and auditor personas (and superusers) must use two-factor sign-in; tests that are
+    not about sign-in start from a verified session, as after the code page.
+    """
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return device
+
+
 @pytest.fixture
 def login(world: Any, request: Any) -> Callable[[Any], Client]:
     """A client logged in as one of the world's personas (or any user passed in).
@@ -54,6 +73,8 @@ def login(world: Any, request: Any) -> Callable[[Any], Client]:
         user = world.users[who] if isinstance(who, str) else who
         client = Client()
         client.force_login(user)
+        if otp_required(user):
+            verify_two_factor(client, user)
         if english:
             client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
         return client

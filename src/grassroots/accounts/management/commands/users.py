@@ -1,4 +1,4 @@
-"""grassroots users {add,token,assign,list}"""
+"""grassroots users {add,token,revoke,assign,list,otp-reset,grant,ungrant}"""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from grassroots.accounts.grants import user_permission_grant, user_permission_ungrant
 from grassroots.accounts.models import User
-from grassroots.accounts.roles import Role
+from grassroots.accounts.roles import ROLE_PERMISSIONS, Role
 from grassroots.accounts.services import (
     generate_password,
     grid_assign,
@@ -17,11 +18,15 @@ from grassroots.accounts.services import (
     token_revoke_all,
     user_create,
 )
+from grassroots.accounts.two_factor import otp_devices_reset, otp_required
 from grassroots.territory.models import Grid
 
 
 class Command(BaseCommand):
-    help = "Manage users: add NAME --role ROLE --scope CODE, token NAME, assign NAME GRID..., list."
+    help = (
+        "Manage users: add NAME --role ROLE --scope CODE, token NAME, revoke NAME,"
+        " assign NAME GRID..., list, otp-reset NAME, grant/ungrant NAME PERMISSION."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         called = getattr(self, "_called_from_command_line", False)
@@ -62,9 +67,22 @@ class Command(BaseCommand):
         sub.add_parser(
             "list", help="list users with role and scope", called_from_command_line=called
         )
+        otp_reset = sub.add_parser(
+            "otp-reset",
+            help="remove a user's two-factor devices (lost phone); they enrol again",
+            called_from_command_line=called,
+        )
+        otp_reset.add_argument("name")
+        for action, text in (
+            ("grant", "give a user one explicit permission"),
+            ("ungrant", "take an explicit permission back from a user"),
+        ):
+            grant = sub.add_parser(action, help=text, called_from_command_line=called)
+            grant.add_argument("name")
+            grant.add_argument("permission", help="app_label.codename, e.g. registry.view_resident")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        getattr(self, f"do_{options['action']}")(options)
+        getattr(self, f"do_{options['action'].replace('-', '_')}")(options)
 
     def _user(self, name: str) -> User:
         user = User.objects.filter(username=name).first()
@@ -130,3 +148,52 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{user.username}\t{user.role}\t{','.join(user.scope_codes())}\t{'active' if user.is_active else 'inactive'}"
             )
+
+    def do_otp_reset(self, options: dict[str, Any]) -> None:
+        user = self._user(options["name"])
+        count = otp_devices_reset(user=user)
+        if count == 0:
+            self.stdout.write(f"{user.username} has no two-factor device; nothing to reset")
+            return
+        after = (
+            "must set up two-factor sign-in again at their next sign-in"
+            if otp_required(user)
+            else "signs in with the password alone until they set it up again"
+        )
+        self.stdout.write(
+            f"removed {count} two-factor device(s) of {user.username}; signed-in sessions must"
+            f" verify again; {user.username} {after}"
+        )
+
+    def _role_note(self, user: User, name: str) -> str:
+        if user.is_superuser:
+            return f" (note: {user.username} is a superuser and has every permission anyway)"
+        if name in ROLE_PERMISSIONS.get(user.role, ()):
+            return f" (note: the role {user.role} gives it as well)"
+        return ""
+
+    def do_grant(self, options: dict[str, Any]) -> None:
+        user = self._user(options["name"])
+        name = options["permission"]
+        try:
+            granted = user_permission_grant(user=user, name=name)
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from None
+        note = self._role_note(user, name)
+        if granted:
+            self.stdout.write(f"granted {name} to {user.username}{note}")
+        else:
+            self.stdout.write(f"{user.username} already has {name}{note}")
+
+    def do_ungrant(self, options: dict[str, Any]) -> None:
+        user = self._user(options["name"])
+        name = options["permission"]
+        try:
+            taken = user_permission_ungrant(user=user, name=name)
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from None
+        note = self._role_note(user, name)
+        if taken:
+            self.stdout.write(f"took {name} back from {user.username}{note}")
+        else:
+            self.stdout.write(f"{user.username} has no explicit grant of {name}{note}")

@@ -1,0 +1,169 @@
+"""Two-factor sign-in with TOTP codes (django-otp): who must use it, enrolment, checks, reset.
+
+A user whose role is in settings.OTP_REQUIRED_ROLES, and every superuser, must have a confirmed
+authenticator and give a code after the password. Anyone else may enrol; from then on they give
+a code too. middleware.TwoFactorMiddleware enforces it; views.py holds the two pages.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from base64 import b32encode
+from dataclasses import dataclass
+from typing import Any
+
+import qrcode
+import qrcode.image.svg
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django_otp import devices_for_user, user_has_device
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from grassroots.audit import services as audit
+from grassroots.audit.models import Event
+
+
+def otp_required(user: Any) -> bool:
+    """Whether `user` may not work without a second factor (their role, or superuser)."""
+    return bool(user.is_superuser or getattr(user, "role", "") in settings.OTP_REQUIRED_ROLES)
+
+
+def has_confirmed_device(user: Any) -> bool:
+    return bool(user_has_device(user, confirmed=True))
+
+
+def enrolment_device(*, user: Any) -> TOTPDevice:
+    """The authenticator being set up for `user`: unconfirmed until a first code matches.
+
+    The same secret is kept until then, so reloading the page does not change the QR code.
+    """
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    return device
+
+
+def secret_text(device: TOTPDevice) -> str:
+    """The base32 secret in groups of four, for typing into an app that cannot scan."""
+    secret = b32encode(device.bin_key).decode().rstrip("=")
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+def qr_code_svg(text: str) -> str:
+    """`text` as a QR code in inline SVG markup (no image file, no data: URI, no script)."""
+    image = qrcode.make(
+        text,
+        image_factory=qrcode.image.svg.SvgPathFillImage,
+        error_correction=qrcode.constants.ERROR_CORRECT_M,
+    )
+    return str(image.to_string(encoding="unicode"))
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    verified: TOTPDevice | None  # the device, as saved after accepting the code
+    replayed: bool = False
+    wait_seconds: int = 0
+
+
+def _check(device: TOTPDevice, code: str) -> _Outcome:
+    # Locked row: two requests with the same code cannot both pass.
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+        allowed, info = device.verify_is_allowed()
+        if not allowed:
+            until = (info or {}).get("locked_until") or timezone.now()
+            wait = math.ceil((until - timezone.now()).total_seconds())
+            return _Outcome(None, wait_seconds=max(wait, 1))
+        # verify_token refuses a code at or before the last one used, and counts every
+        # refusal towards the device's throttle (waits of 1, 2, 4, 8... seconds).
+        if device.verify_token(code):
+            return _Outcome(device)
+    # Refused: say so when the code was right but used before (signing in twice in a row).
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    replayed = code.isdigit() and bool(totp.verify(int(code), device.tolerance))
+    return _Outcome(None, replayed=replayed)
+
+
+def totp_verify(*, user: Any, code: str, confirmed: bool = True) -> TOTPDevice:
+    """The device of `user` that accepts `code`; a ValidationError with the reason otherwise.
+
+    `confirmed=False` checks the authenticator being enrolled instead of the confirmed ones.
+    """
+    devices = list(devices_for_user(user, confirmed=confirmed))
+    outcomes = []
+    for device in devices:
+        if not isinstance(device, TOTPDevice):
+            continue
+        outcome = _check(device, code)
+        if outcome.verified is not None:
+            return outcome.verified
+        outcomes.append(outcome)
+    waits = [o.wait_seconds for o in outcomes if o.wait_seconds]
+    if outcomes and len(waits) == len(outcomes):
+        seconds = min(waits)
+        raise ValidationError(
+            ngettext(
+                "Too many wrong codes. Wait %(seconds)d second, then enter the current code.",
+                "Too many wrong codes. Wait %(seconds)d seconds, then enter the current code.",
+                seconds,
+            )
+            % {"seconds": seconds},
+            code="throttled",
+        )
+    if any(o.replayed for o in outcomes):
+        raise ValidationError(
+            _("This code has already been used. Wait for the next code in your app."),
+            code="replayed",
+        )
+    raise ValidationError(
+        _(
+            "Wrong code. Enter the current code from your app, and check that the time on"
+            " your phone is right."
+        ),
+        code="wrong",
+    )
+
+
+def totp_enrol_confirm(*, user: Any, code: str) -> TOTPDevice:
+    """Confirm the authenticator being set up with a first valid code; drop any other."""
+    device = totp_verify(user=user, code=code, confirmed=False)
+    with transaction.atomic():
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+        _record(user, 0, 1)
+    return device
+
+
+def _record(user: Any, before: int, after: int) -> None:
+    # On the user, by count: a device's own fields include its secret key.
+    audit.record(
+        Event.Action.UPDATE,
+        object_type=audit.object_type(user),
+        object_id=user.pk,
+        object_repr=audit.label(user),
+        scope_code=audit.scope_of(user),
+        changes={"two_factor_devices": [before, after]},
+    )
+
+
+def otp_devices_reset(*, user: Any) -> int:
+    """Remove every two-factor device of `user` (lost phone); returns how many.
+
+    Sessions verified with a removed device stop being verified on their next request.
+    """
+    devices = list(devices_for_user(user, confirmed=None))
+    with transaction.atomic():
+        for device in devices:
+            device.delete()
+        if devices:
+            _record(user, len(devices), 0)
+    return len(devices)
