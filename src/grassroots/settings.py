@@ -228,6 +228,9 @@ DATA_KEYS = os.environ.get("DATA_KEYS", "")
 DATA_HMAC_KEY = os.environ.get("DATA_HMAC_KEY", "")
 DATA_KEYRING_FILE = os.environ.get("DATA_KEYRING_FILE") or str(VAR_DIR / "keyring.json")
 
+# How many masked values one user may reveal per day (registry.privacy).
+REVEAL_DAILY_LIMIT = int(os.environ.get("REVEAL_DAILY_LIMIT") or 100)
+
 # How many identifiers the coverage audit lists per problem.
 COVERAGE_SAMPLE_SIZE = 20
 # Page size of API lists (clients may ask for up to API_MAX_PAGE_SIZE).

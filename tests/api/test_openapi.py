@@ -13,10 +13,13 @@ OPERATIONS = {
     ("/api/v1/households/{household_id}", "getHousehold"),
     ("/api/v1/residents", "listResidents"),
     ("/api/v1/residents/{resident_id}", "getResident"),
+    ("/api/v1/residents/{resident_id}/reveal", "revealResident"),
     ("/api/v1/enterprises", "listEnterprises"),
     ("/api/v1/enterprises/{enterprise_id}", "getEnterprise"),
     ("/api/v1/search", "search"),
     ("/api/v1/audit/coverage", "getCoverageAudit"),
+    ("/api/v1/audit/events", "listAuditEvents"),
+    ("/api/v1/audit/events/{event_id}", "getAuditEvent"),
     ("/api/v1/me", "getMe"),
 }
 

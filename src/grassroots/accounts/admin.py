@@ -11,13 +11,15 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from grassroots.core.admin_support import ScopedAdminMixin
+from grassroots.audit import services as audit
+from grassroots.core.admin_support import ScopedAdminMixin, SealedFieldsForm
 from grassroots.core.validators import mask_phone
 from grassroots.territory.models import Grid, Unit
 
@@ -53,8 +55,8 @@ class RoleScopeFormMixin:
         return data
 
 
-class UserForm(RoleScopeFormMixin, UserChangeForm):
-    pass
+class UserForm(SealedFieldsForm, RoleScopeFormMixin, UserChangeForm):
+    sealed_fields = {"phone": mask_phone}
 
 
 class UserCreationForm(RoleScopeFormMixin, AdminUserCreationForm):
@@ -134,7 +136,9 @@ class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
         if user.role == Role.GRID_WORKER and user.scope_code:
             grid = Grid.objects.filter(code=user.scope_code).first()
             if grid is not None:
-                GridAssignment.objects.get_or_create(user=user, grid=grid)
+                assignment, created = GridAssignment.objects.get_or_create(user=user, grid=grid)
+                if created:
+                    audit.created(assignment)
 
 
 @admin.register(ApiToken)
@@ -163,7 +167,12 @@ class ApiTokenAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Revoke the selected tokens"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        with transaction.atomic():
+            live = list(queryset.filter(revoked_at__isnull=True))
+            before = {t.pk: audit.snapshot(t) for t in live}
+            count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+            for token in ApiToken.objects.filter(pk__in=before):
+                audit.updated(token, before[token.pk])
         self.message_user(
             request,
             ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", count)

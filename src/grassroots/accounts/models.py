@@ -93,6 +93,10 @@ class GridAssignment(models.Model):
             models.UniqueConstraint(fields=["user", "grid"], name="gridassignment_unique")
         ]
 
+    @property
+    def audit_scope(self) -> str:
+        return str(self.grid.code)
+
     def __str__(self) -> str:
         return f"{self.user} → {self.grid}"
 
@@ -117,6 +121,10 @@ class ApiToken(models.Model):
     class Meta:
         verbose_name = _("API token")
         verbose_name_plural = _("API tokens")
+
+    @property
+    def audit_scope(self) -> str:
+        return str(self.user.scope_code)
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"

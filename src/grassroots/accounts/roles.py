@@ -1,4 +1,8 @@
-"""Roles and what each may do. Scope (where) is separate from role (what): see core.scoping."""
+"""Roles and what each may do. Scope (where) is separate from role (what): see core.scoping.
+
+No role carries `registry.view_sensitive_tags`: sensitive tags (特殊人群) need an explicit,
+per-person grant (`grassroots users grant NAME registry.view_sensitive_tags`).
+"""
 
 from __future__ import annotations
 
@@ -37,23 +41,26 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("territory", _TERRITORY, ("add", "change", "delete"))
         | _perms("registry", ("tag",), ("view", "add", "change"))
         | _perms("accounts", ("user", "gridassignment"), ("view", "add", "change"))
-        | {"registry.import_registry", "audit.view_event"}
+        | {"registry.import_registry", "registry.reveal_resident", "audit.view_event"}
     ),
     Role.TOWN_OFFICIAL: frozenset(
         _VIEW_ALL
         | _perms("registry", _REGISTRY, ("add", "change"))
         | _perms("territory", ("grid",), ("change",))
         | _perms("accounts", ("user", "gridassignment"), ("view",))
-        | {"registry.import_registry"}
+        | {"registry.import_registry", "registry.reveal_resident"}
     ),
     Role.VILLAGE_SECRETARY: frozenset(
         _VIEW_ALL
         | _perms("registry", _REGISTRY, ("add", "change"))
         | _perms("accounts", ("user", "gridassignment"), ("view",))
-        | {"registry.import_registry"}
+        | {"registry.import_registry", "registry.reveal_resident"}
     ),
     Role.GRID_WORKER: frozenset(
-        _VIEW_ALL | _perms("registry", ("household", "resident"), ("add", "change"))
+        _VIEW_ALL
+        | _perms("registry", ("household", "resident"), ("add", "change"))
+        # Grid workers call and visit the households they serve.
+        | {"registry.reveal_resident"}
     ),
     Role.DISPATCHER: frozenset(_VIEW_ALL),
     Role.DEPARTMENT_HANDLER: frozenset(

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from grassroots.audit import services as audit
 from grassroots.territory.models import Grid, Unit
 
 from .models import ApiToken, GridAssignment, User
@@ -67,7 +68,9 @@ def user_create(
     with transaction.atomic():
         user.set_password(password)
         user.save()
-        GridAssignment.objects.bulk_create(GridAssignment(user=user, grid=g) for g in grids)
+        audit.created(user)
+        for grid in grids:
+            audit.created(GridAssignment.objects.create(user=user, grid=grid))
     return user
 
 
@@ -76,14 +79,25 @@ def grid_assign(*, user: User, grids: list[Grid]) -> None:
         raise ValidationError({"role": _("only grid workers are assigned to grids")})
     with transaction.atomic():
         for grid in grids:
-            GridAssignment.objects.get_or_create(user=user, grid=grid)
+            assignment, created = GridAssignment.objects.get_or_create(user=user, grid=grid)
+            if created:
+                audit.created(assignment)
     user.forget_scope()
 
 
 def token_issue(*, user: User, days: int | None = None) -> str:
-    _row, token = ApiToken.issue(user, days=days)
+    """A new API token for `user` (returned once; only its digest is stored)."""
+    with transaction.atomic():
+        row, token = ApiToken.issue(user, days=days)
+        audit.created(row)
     return token
 
 
 def token_revoke_all(*, user: User) -> int:
-    return ApiToken.revoke_all(user)
+    with transaction.atomic():
+        live = list(ApiToken.objects.filter(user=user, revoked_at__isnull=True))
+        before = {t.pk: audit.snapshot(t) for t in live}
+        count = ApiToken.revoke_all(user)
+        for token in ApiToken.objects.filter(pk__in=before):
+            audit.updated(token, before[token.pk])
+    return count

@@ -31,7 +31,7 @@ MASKED: dict[str, dict[str, Callable[[str], str]]] = {
     "accounts.user": {"phone": mask_phone},
 }
 # Never recorded, not even masked.
-EXCLUDED = {"password", "last_login"}
+EXCLUDED = {"password", "last_login", "digest"}
 HIDDEN = "***"
 
 
@@ -84,7 +84,10 @@ def label(obj: models.Model) -> str:
 
 
 def scope_of(obj: models.Model) -> str:
-    code = getattr(obj, "scope_code", None)
+    """The territory code of `obj` (models without one may define `audit_scope`)."""
+    code = getattr(obj, "audit_scope", None)
+    if code is None:
+        code = getattr(obj, "scope_code", None)
     if code is None:
         code = getattr(obj, "code", "")
     return str(code or "")

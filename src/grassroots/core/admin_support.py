@@ -27,6 +27,7 @@ from django.http import Http404, HttpRequest
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from grassroots.audit import services as audit
 from grassroots.core.scoping import Scope
 
 SITE_HEADER = _("Grassroots grid governance")
@@ -74,6 +75,46 @@ class ScopeCheckedForm:
             form.add_error(
                 None, gettext("This record would lie outside your scope; choose a place in it.")
             )
+
+
+class SealedFieldsForm:
+    """Personal numbers never travel to the browser in an edit form.
+
+    On a change form each field in `sealed_fields` (name -> masking function) starts empty,
+    with the stored value shown masked beside it; left empty, the stored value is kept, and a
+    value typed in replaces it. Seeing the full value is a reveal, with a reason and a record
+    (see registry.privacy).
+    """
+
+    sealed_fields: dict[str, Callable[[str], str]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        form: Any = self
+        if form.instance.pk is None:
+            return
+        for name, mask in self.sealed_fields.items():
+            field = form.fields.get(name)
+            if field is None:
+                continue
+            stored = getattr(form.instance, name) or ""
+            form.initial[name] = ""
+            field.required = False
+            if stored:
+                field.widget.attrs["placeholder"] = mask(stored)
+                field.help_text = gettext(
+                    "Stored: %(masked)s. Leave empty to keep it; type a new value to replace it."
+                ) % {"masked": mask(stored)}
+            field.widget.attrs["autocomplete"] = "off"
+
+    def clean(self) -> dict[str, Any]:
+        form: Any = self
+        data: dict[str, Any] = super().clean()  # type: ignore[misc]
+        if form.instance.pk is not None:
+            for name in self.sealed_fields:
+                if name in form.fields and name not in form.errors and not data.get(name):
+                    data[name] = getattr(form.instance, name)
+        return data
 
 
 class ScopedAdminMixin:
@@ -208,8 +249,81 @@ class ScopedAdminMixin:
 
     # --- writes --------------------------------------------------------------------------
 
+    # --- the audit trail ----------------------------------------------------------------
+    # The admin runs each save and delete inside a transaction: the events below are
+    # written in it, so a change and its record commit or roll back together.
+
+    def _stored(self, obj: Any) -> Any:
+        model = type(obj)
+        return model._default_manager.filter(pk=obj.pk).first() if obj.pk else None
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        stored = self._stored(obj) if change else None
+        before = audit.snapshot(stored) if stored is not None else None
         super().save_model(request, obj, form, change)  # type: ignore[misc]
         # The admin runs this inside a transaction: refusing here rolls the write back.
         if not self.visible_queryset(request).filter(pk=obj.pk).exists():
             raise PermissionDenied(gettext("The record would lie outside your scope."))
+        if before is None:
+            audit.created(obj)
+        else:
+            audit.updated(obj, before)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        pk = obj.pk
+        super().delete_model(request, obj)  # type: ignore[misc]
+        audit.deleted(obj, pk=pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        doomed = list(queryset)
+        super().delete_queryset(request, queryset)  # type: ignore[misc]
+        for obj in doomed:
+            audit.deleted(obj, pk=obj.pk)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """Inline rows are audited like the parent: created, changed and deleted ones."""
+        befores = {}
+        for inline_form in formset.initial_forms:
+            instance = inline_form.instance
+            if instance.pk and inline_form.has_changed():
+                stored = self._stored(instance)
+                if stored is not None:
+                    befores[instance.pk] = audit.snapshot(stored)
+        deleted = [(f.instance, f.instance.pk) for f in formset.deleted_forms if f.instance.pk]
+        super().save_formset(request, form, formset, change)  # type: ignore[misc]
+        for obj in formset.new_objects:
+            audit.created(obj)
+        for obj, _fields in formset.changed_objects:
+            if obj.pk in befores:
+                audit.updated(obj, befores[obj.pk])
+        for obj, pk in deleted:
+            audit.deleted(obj, pk=pk)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """Many-to-many changes (a user's groups and permissions) are audited too."""
+        obj = form.instance
+        fields = [f for f in obj._meta.many_to_many if f.name in form.cleaned_data]
+        before = {f.name: _m2m_labels(obj, f.name) for f in fields} if change else {}
+        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+        changes = {}
+        for f in fields:
+            old, new = before.get(f.name, []), _m2m_labels(obj, f.name)
+            if old != new:
+                changes[f.name] = [old, new]
+        if changes:
+            audit.record(
+                audit.Event.Action.UPDATE,
+                object_type=audit.object_type(obj),
+                object_id=obj.pk,
+                object_repr=audit.label(obj),
+                scope_code=audit.scope_of(obj),
+                changes=changes,
+            )
+
+
+def _m2m_labels(obj: Any, name: str) -> list[str]:
+    labels = []
+    for related in getattr(obj, name).all():
+        codename = getattr(related, "codename", None)
+        labels.append(f"{related.content_type.app_label}.{codename}" if codename else str(related))
+    return sorted(labels)

@@ -1,7 +1,7 @@
 """Admin for the registry: households, residents, enterprises and the tag vocabulary.
 
 Lists show ID and phone numbers masked, searches never reach past the user's scope, and
-sensitive tags (特殊人群) stay hidden from everyone not granted them.
+sensitive tags (特殊人群) are absent for everyone not granted them (selectors.may_see_sensitive_tags).
 """
 
 from __future__ import annotations
@@ -9,15 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Replace
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from grassroots.core.admin_support import ScopedAdminMixin, brand_admin_site
+from grassroots.core.admin_support import ScopedAdminMixin, SealedFieldsForm, brand_admin_site
 from grassroots.core.text import search_text
+from grassroots.core.validators import mask_id_number, mask_phone
 from grassroots.territory.models import Grid, Unit
 
 from .models import (
@@ -30,23 +35,19 @@ from .models import (
     join_tags,
     split_tags,
 )
-from .selectors import resident_search_q
+from .privacy import (
+    REASON_MAX,
+    REVEALABLE,
+    RevealLimitReached,
+    may_reveal,
+    reveal,
+    reveals_today,
+)
+from .selectors import may_see_sensitive_tags, resident_search_q, visible_tag_names
 
 brand_admin_site(admin.site)
 
 VILLAGE_UNITS = {"unit": {"level": Unit.Level.VILLAGE}}
-
-
-def may_see_sensitive_tags(user: Any) -> bool:
-    """Sensitive tags are shown only to those explicitly granted them; no role is, yet."""
-    return bool(getattr(user, "is_superuser", False))
-
-
-def visible_tag_names(user: Any) -> list[str]:
-    tags = Tag.objects.order_by("kind", "name")
-    if not may_see_sensitive_tags(user):
-        tags = tags.exclude(kind=Tag.Kind.SENSITIVE)
-    return list(tags.values_list("name", flat=True))
 
 
 def visible_tags_expression(user: Any) -> Any:
@@ -152,8 +153,9 @@ class HouseholdForm(UnitFollowsForm):
         help_texts = {"unit": _("Taken from the grid when a grid is chosen.")}
 
 
-class ResidentForm(UnitFollowsForm):
+class ResidentForm(SealedFieldsForm, UnitFollowsForm):
     unit_source = "household"
+    sealed_fields = {"id_number": mask_id_number, "phone": mask_phone}
 
     class Meta:
         model = Resident
@@ -178,7 +180,9 @@ class ResidentForm(UnitFollowsForm):
         return gettext("Choose a household or a village/community.")
 
 
-class EnterpriseForm(UnitFollowsForm):
+class EnterpriseForm(SealedFieldsForm, UnitFollowsForm):
+    sealed_fields = {"contact_phone": mask_phone}
+
     class Meta:
         model = Enterprise
         fields = (
@@ -194,6 +198,20 @@ class EnterpriseForm(UnitFollowsForm):
             "lat",
         )
         help_texts = {"unit": _("Taken from the grid when a grid is chosen.")}
+
+
+class RevealForm(forms.Form):
+    field = forms.ChoiceField(
+        label=_("Which number"),
+        choices=[(k, v) for k, v in REVEALABLE.items()],
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Why you need the full number, e.g. to call the family about a visit."),
+    )
 
 
 def territory_code(obj: Any) -> str | None:
@@ -352,6 +370,62 @@ class ResidentAdmin(TagDisplayMixin, ScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("mobile number"))
     def masked_phone(self, obj: Resident) -> str:
         return obj.phone_masked
+
+    # --- reveal with a reason ------------------------------------------------------------
+
+    def get_urls(self) -> list[Any]:
+        reveal_url = path(
+            "<int:object_id>/reveal/",
+            self.admin_site.admin_view(self.reveal_view),
+            name="registry_resident_reveal",
+        )
+        return [reveal_url, *super().get_urls()]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        extra = {**(extra_context or {}), "may_reveal": may_reveal(request.user)}
+        return super().change_view(request, object_id, form_url, extra)
+
+    def reveal_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """A form asking which number and why; the answer shows the number once, recorded."""
+        resident = self.get_object(request, str(object_id))
+        if resident is None:
+            raise Http404(gettext("No such record."))
+        if not (self.has_view_permission(request, resident) and may_reveal(request.user)):
+            raise PermissionDenied
+        user: Any = request.user
+        form = RevealForm(request.POST or None)
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": gettext("Reveal a number of %(resident)s") % {"resident": resident},
+            "resident": resident,
+            "form": form,
+            "value": None,
+        }
+        if request.method == "POST" and form.is_valid():
+            field = form.cleaned_data["field"]
+            try:
+                value, event = reveal(
+                    user=user, resident=resident, field=field, reason=form.cleaned_data["reason"]
+                )
+            except RevealLimitReached as exc:
+                form.add_error(None, str(exc))
+            except ValidationError as exc:
+                for name, errors in exc.message_dict.items():
+                    form.add_error(name if name in form.fields else None, errors)
+            else:
+                context.update(value=value, event=event, field_label=REVEALABLE[field])
+        limit = int(getattr(settings, "REVEAL_DAILY_LIMIT", 100))
+        context["left"] = max(limit - reveals_today(user), 0)
+        response = TemplateResponse(request, "admin/registry/resident/reveal.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
 
     @admin.display(description=_("status"))
     def status(self, obj: Resident) -> str:

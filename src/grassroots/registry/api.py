@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
-from django.http import Http404, HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
@@ -20,6 +21,7 @@ from pydantic import field_validator
 
 from grassroots.accounts.models import User
 from grassroots.core.api_support import (
+    ErrorOut,
     Page,
     PageQuery,
     Ref,
@@ -37,6 +39,7 @@ from grassroots.territory.models import Grid, Unit
 
 from .coverage import coverage_report
 from .models import Enterprise, Household, Resident
+from .privacy import RevealLimitReached, reveal
 from .selectors import (
     SearchSection,
     enterprise_list,
@@ -290,6 +293,51 @@ def get_resident(request: HttpRequest, resident_id: int) -> dict[str, Any]:
     """One resident by id; 404 if they do not exist or live outside your scope."""
     user = require_perm(request, "registry.view_resident")
     return resident_out(get_object_or_404(resident_list(user=user), pk=resident_id), user)
+
+
+class RevealIn(Schema):
+    field: Literal["id_number", "phone"] = Field(description="The field to reveal.")
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Why you need the full value (at least 4 characters); recorded.",
+    )
+
+
+class RevealOut(Schema):
+    resident_id: int
+    field: str
+    value: str = Field(description="The full value; empty when the resident has none.")
+    event_id: int = Field(description="The audit event that records this reveal.")
+
+
+@router.post(
+    "/residents/{resident_id}/reveal",
+    response={**responses(RevealOut), 429: ErrorOut},
+    operation_id="revealResident",
+    tags=["residents"],
+    summary="Reveal one masked field of a resident",
+)
+def reveal_resident(
+    request: HttpRequest, resident_id: int, body: RevealIn, response: HttpResponse
+) -> dict[str, Any]:
+    """The full ID or mobile number of one resident in your scope, for a stated reason.
+
+    Needs the reveal permission (403 otherwise); 404 outside your scope. Every reveal is
+    recorded in the audit trail (who, whose, which field, reason, time, client address), and
+    each user may reveal `REVEAL_DAILY_LIMIT` values a day (429 beyond). The response is
+    marked `Cache-Control: no-store`.
+    """
+    user = require_perm(request, "registry.view_resident", "registry.reveal_resident")
+    resident = get_object_or_404(Resident.objects.visible_to(user), pk=resident_id)
+    try:
+        value, event = reveal(user=user, resident=resident, field=body.field, reason=body.reason)
+    except RevealLimitReached as exc:
+        raise HttpError(429, str(exc)) from None
+    except PermissionDenied as exc:
+        raise HttpError(403, str(exc)) from None
+    response["Cache-Control"] = "no-store"
+    return {"resident_id": resident.pk, "field": body.field, "value": value, "event_id": event.pk}
 
 
 # Enterprises

@@ -8,6 +8,7 @@ the grid exists.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -42,24 +43,59 @@ _ID_FRAGMENT = re.compile(r"^\d{1,18}X?$")
 _PINYIN = re.compile(r"^[a-z]+$")
 
 
+def may_see_sensitive_tags(user: Any) -> bool:
+    """Sensitive tags (特殊人群) are for those explicitly granted `view_sensitive_tags`.
+
+    No role carries the permission: it is granted per person (`grassroots users grant NAME
+    registry.view_sensitive_tags` or the admin's user page), and superusers have it.
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return bool(user.has_perm("registry.view_sensitive_tags"))
+
+
+def _vocabulary(user: Any) -> list[tuple[str, str]]:
+    """(name, kind) of every tag, read once per user object (that is, once per request)."""
+    cached: list[tuple[str, str]] | None = getattr(user, "_tag_vocabulary", None)
+    if cached is None:
+        cached = list(Tag.objects.order_by("kind", "name").values_list("name", "kind"))
+        with contextlib.suppress(AttributeError):
+            user._tag_vocabulary = cached
+    return cached
+
+
+def visible_tag_names(user: Any) -> list[str]:
+    """The vocabulary as `user` may see it: sensitive tags absent without the grant."""
+    granted = may_see_sensitive_tags(user)
+    return [n for n, kind in _vocabulary(user) if granted or kind != Tag.Kind.SENSITIVE]
+
+
 def tags_for(user: User, stored: str) -> list[str]:
     """The tags of a household or resident as `user` may see them.
 
-    Every response renders tags through this one function, so that hiding sensitive tags
-    (特殊人群) from roles without an explicit grant is a change here alone.
+    Every response renders tags through this one function: without the explicit grant,
+    sensitive tags are absent (not masked) from what the user receives.
     """
-    return split_tags(stored)
+    tags = split_tags(stored)
+    if not tags or may_see_sensitive_tags(user):
+        return tags
+    hidden = {n for n, kind in _vocabulary(user) if kind == Tag.Kind.SENSITIVE}
+    return [t for t in tags if t not in hidden]
 
 
-def _tag_filter(tag: str) -> Q:
-    """Rows carrying `tag`; refuses a tag that is not in the vocabulary."""
+def _tag_filter(tag: str, user: Any) -> Q:
+    """Rows carrying `tag`; refuses a tag that is not in the vocabulary `user` may see.
+
+    A sensitive tag named by someone without the grant is refused exactly like a tag that
+    does not exist, so neither its rows nor their count can be learnt through the filter.
+    """
     name = clean_text(tag)
-    if not Tag.objects.filter(name=name).exists():
-        known = ", ".join(Tag.objects.order_by("name").values_list("name", flat=True))
+    known = visible_tag_names(user)
+    if name not in known:
         raise ValidationError(
             {
                 "tag": _("unknown tag %(tag)s (known tags: %(known)s)")
-                % {"tag": name, "known": known}
+                % {"tag": name, "known": ", ".join(sorted(known))}
             }
         )
     return Q(tags__contains=f"{TAG_SEPARATOR}{name}{TAG_SEPARATOR}")
@@ -142,7 +178,7 @@ def household_list(
     if unit:
         qs = qs.filter(_under(unit))
     if tag:
-        qs = qs.filter(_tag_filter(tag))
+        qs = qs.filter(_tag_filter(tag, user))
     if q:
         text = clean_text(q)
         qs = qs.filter(Q(code__startswith=text) | Q(address__contains=text))
@@ -170,7 +206,7 @@ def resident_list(
     if unit:
         qs = qs.filter(_under(unit))
     if tag:
-        qs = qs.filter(_tag_filter(tag))
+        qs = qs.filter(_tag_filter(tag, user))
     if household is not None:
         qs = qs.filter(household_id=household)
     if current is True:

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from grassroots.accounts.models import User
+from grassroots.audit.context import acting
 from grassroots.core.scoping import Scope
 from grassroots.core.tables import TableError
 from grassroots.registry.imports import IMPORTERS, UnknownUnit
@@ -50,6 +51,11 @@ class Command(BaseCommand):
                 )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Audit events of the import carry channel "import" (and the --as-user account).
+        with acting(channel="import"):
+            self._handle(**options)
+
+    def _handle(self, **options: Any) -> None:
         kind = options["kind"]
         dry = options["dry_run"]
         try:
@@ -67,14 +73,16 @@ class Command(BaseCommand):
                 self._summary(kind, dry, territory.created, territory.updated, territory.unchanged)
                 return
             scope = Scope.everything()
+            user = None
             if options.get("as_user"):
                 user = User.objects.filter(username=options["as_user"]).first()
                 if user is None:
                     raise CommandError(f"--as-user: no user named {options['as_user']}")
                 scope = Scope.for_user(user)
-            result = IMPORTERS[kind](
-                options["file"], scope=scope, dry_run=dry, unit_code=options.get("unit")
-            )
+            with acting(user=user):
+                result = IMPORTERS[kind](
+                    options["file"], scope=scope, dry_run=dry, unit_code=options.get("unit")
+                )
         except TableError as exc:
             raise CommandError(str(exc), returncode=1) from None
         except UnknownUnit as exc:
