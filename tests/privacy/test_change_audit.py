@@ -140,3 +140,25 @@ def test_an_import_records_every_row_masked_under_channel_import(world, tmp_path
     assert summary.changes["file"] == "r.csv"
     text = " ".join(str(e.changes) + e.object_repr for e in events)
     assert fresh not in text and "13912345678" not in text and "赵光菊" not in text
+
+
+def test_the_demo_loader_leaves_a_creation_event_for_every_row(db):
+    from grassroots.accounts.models import User
+    from grassroots.demo.generator import build_county
+    from grassroots.demo.load import load_county
+    from grassroots.registry.models import Enterprise
+
+    load_county(build_county(households=40, seed=3))
+    for model, kind in (
+        (Household, "registry.household"),
+        (Resident, "registry.resident"),
+        (Enterprise, "registry.enterprise"),
+        (User, "accounts.user"),
+    ):
+        ids = {str(pk) for pk in model.objects.values_list("pk", flat=True)}
+        recorded = set(
+            Event.objects.filter(action="create", object_type=kind).values_list(
+                "object_id", flat=True
+            )
+        )
+        assert ids and ids <= recorded, kind

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -24,6 +25,7 @@ from django.utils.translation import gettext as _
 from grassroots.accounts.models import GridAssignment, User
 from grassroots.accounts.roles import Role
 from grassroots.accounts.services import user_create
+from grassroots.audit import services as audit
 from grassroots.core.scoping import Scope
 from grassroots.core.tables import Table
 from grassroots.registry.imports import (
@@ -81,19 +83,55 @@ def wipe() -> None:
     """Delete every registry and territory row and the demo users (not other users)."""
     try:
         with transaction.atomic():
-            Resident.objects.all().delete()
-            Enterprise.objects.all().delete()
-            Household.objects.all().delete()
-            User.objects.filter(username__startswith=DEMO_USER_PREFIX).delete()
-            Grid.objects.all().delete()
+            # One audit event per kind of row: a demo county is not worth a million events.
+            for model, rows in (
+                (Resident, Resident.objects.all()),
+                (Enterprise, Enterprise.objects.all()),
+                (Household, Household.objects.all()),
+                (User, User.objects.filter(username__startswith=DEMO_USER_PREFIX)),
+                (Grid, Grid.objects.all()),
+            ):
+                count = rows.count()
+                rows.delete()
+                if count:
+                    _audit_wipe(model, count)
             for level in ("village", "town", "county", "city", "province"):
-                Unit.objects.filter(level=level).delete()
+                count, _by_model = Unit.objects.filter(level=level).delete()
+                if count:
+                    _audit_wipe(Unit, count)
     except ProtectedError as exc:
         kinds = sorted({str(type(o)._meta.verbose_name_plural) for o in exc.protected_objects})
         raise DemoError(
             _("cannot wipe the database: other records still refer to it (%(kinds)s)")
             % {"kinds": ", ".join(kinds)}
         ) from None
+
+
+def _audit_wipe(model: Any, count: int) -> None:
+    audit.record(
+        audit.Event.Action.DELETE,
+        object_type=audit.object_type(model),
+        object_repr=str(model._meta.verbose_name_plural),
+        changes={"count": count},
+        reason="demo --force",
+    )
+
+
+def _audit_created(model: Any, objects: Iterable[Any]) -> None:
+    """Creation events for rows the demo wrote in bulk (values masked as everywhere)."""
+    audit.record_many(
+        audit.Event.Action.CREATE,
+        audit.object_type(model),
+        (
+            (
+                obj.pk,
+                audit.label(obj),
+                audit.scope_of(obj),
+                {k: [None, v] for k, v in audit.snapshot(obj).items() if v not in (None, "")},
+            )
+            for obj in objects
+        ),
+    )
 
 
 def _check(what: str, result: ImportResult | TerritoryResult) -> None:
@@ -193,13 +231,15 @@ def _load_defects(county: County) -> None:
     for number, household_code, name in defects.duplicate_id_numbers:
         # An import refuses a number twice, so this record is written the way a hand-made
         # entry in an older system would have been.
-        Resident(
+        twin = Resident(
             name=name,
             id_number=number,
             household=households[household_code],
             unit_id=households[household_code].unit_id,
             relation=RELATIONS["其他"],
-        ).save()
+        )
+        twin.save()
+        audit.created(twin)
 
 
 def _load_enterprises(county: County) -> None:
@@ -223,6 +263,7 @@ def _load_enterprises(county: County) -> None:
         ],
         batch_size=500,
     )
+    _audit_created(Enterprise, Enterprise.objects.all())
 
 
 def _load_users(county: County) -> list[LoadedUser]:
@@ -239,12 +280,14 @@ def _load_users(county: County) -> list[LoadedUser]:
             password=password,
             check_password=False,
         )
+        before = audit.snapshot(user)
         user.first_name, user.last_name, user.phone = (
             planned.first_name,
             planned.last_name,
             planned.phone,
         )
         user.save(update_fields=["first_name", "last_name", "phone"])
+        audit.updated(user, before)
         loaded.append(
             LoadedUser(planned.username, planned.role, ",".join(planned.scope_codes), password)
         )
@@ -293,6 +336,13 @@ def _create_grid_workers(workers: list[DemoUser], password: str) -> None:
             for code in w.scope_codes
         ],
         batch_size=500,
+    )
+    _audit_created(User, User.objects.filter(username__startswith=WORKER_PREFIX))
+    _audit_created(
+        GridAssignment,
+        GridAssignment.objects.filter(user__username__startswith=WORKER_PREFIX).select_related(
+            "grid"
+        ),
     )
 
 

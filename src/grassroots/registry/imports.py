@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from grassroots.audit import services as audit
 from grassroots.core.bulk import db_date, db_datetime, insert_rows, update_rows
-from grassroots.core.crypto import digest, encrypt, tail_digest
+from grassroots.core.crypto import BulkCrypto
 from grassroots.core.scoping import Scope
 from grassroots.core.tables import Table, read_table, write_table
 from grassroots.core.text import clean_text, compact, name_key, name_pinyin
@@ -753,6 +753,8 @@ def import_residents(
     date_cache: dict[str, tuple[datetime.date | None, str | None]] = {}
     relation_label, residency_label = _("relation"), _("residency type")
 
+    sealer = BulkCrypto()
+    digest, tail_digest, encrypt = sealer.digest, sealer.tail_digest, sealer.encrypt
     parsed: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for number, cells in table.rows:
