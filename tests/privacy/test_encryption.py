@@ -174,3 +174,38 @@ def test_rotation_is_recorded_in_the_audit_trail(world):
     event = Event.objects.get(action="keys")
     assert event.channel == "command"
     assert event.changes["reencrypted"]["registry.resident.id_number"] == Resident.objects.count()
+
+
+def test_the_database_file_itself_holds_no_plain_number(tmp_path):
+    """Load a demo county into a real SQLite file with the `grassroots` command, then read
+    the file's bytes (and its write-ahead log) the way someone who copied it would."""
+    import subprocess
+    import sys
+
+    from grassroots.demo import build_county
+
+    database = tmp_path / "stolen.sqlite3"
+    env = {
+        **os.environ,
+        "VAR_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": f"sqlite:///{database}",
+        "LANGUAGE_CODE": "en",
+    }
+    for args in (["migrate", "-v0"], ["demo", "--households", "40", "--seed", "5"]):
+        subprocess.run(
+            [sys.executable, "-m", "grassroots", *args],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    county = build_county(households=40, seed=5)
+    numbers = {row[1] for row in county.resident_rows}
+    phones = {row[2] for row in county.resident_rows if row[2]}
+    assert len(numbers) > 100 and len(phones) > 50
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("stolen.sqlite3*"))
+    assert len(raw) > 100_000
+    leaked = [n for n in numbers | phones if n.encode() in raw]
+    assert leaked == []
+    # The names are there (they are not encrypted): the search really looked at the data.
+    assert county.resident_rows[0][0].encode() in raw
