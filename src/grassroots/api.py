@@ -18,12 +18,14 @@ from ninja.security import HttpBearer, SessionAuth
 
 from grassroots.accounts.api import router as accounts_router
 from grassroots.accounts.models import ApiToken, User
+from grassroots.audit.api import router as audit_router
 from grassroots.registry.api import router as registry_router
 from grassroots.territory.api import router as territory_router
 
 DESCRIPTION = """
 JSON API of Grassroots (网格化治理): territory units and grids, the registry of households,
-residents and enterprises, registry search and the coverage audit.
+residents and enterprises, registry search, the coverage audit and the audit trail (read-only:
+no operation changes or deletes an audit event).
 
 **Authentication.** Send `Authorization: Bearer <token>` (tokens are issued per user and can be
 revoked), or call from a browser logged in to Grassroots (session cookie). Anything else
@@ -143,3 +145,4 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 api.add_router("/", territory_router)
 api.add_router("/", registry_router)
 api.add_router("/", accounts_router)
+api.add_router("/", audit_router)

@@ -3,6 +3,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
 
 from grassroots.api import api
+from grassroots.audit import views as audit_views
 from grassroots.registry import views as registry_views
 
 
@@ -18,5 +19,6 @@ urlpatterns = [
     path("account/", include("grassroots.accounts.urls")),
     path("", registry_views.home, name="home"),
     path("audit/coverage/", registry_views.coverage, name="coverage"),
+    path("audit/log/", audit_views.log, name="audit_log"),
     path("admin/", admin.site.urls),
 ]

@@ -1,4 +1,4 @@
-"""grassroots audit coverage [--scope CODE] [--json]"""
+"""grassroots audit coverage [--scope CODE] [--json]; grassroots audit log [...] (audit/cli.py)"""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from grassroots.audit.cli import add_log_parser, run_log
 from grassroots.core.scoping import Scope
 from grassroots.registry.coverage import PROBLEM_KEYS, coverage_report
 from grassroots.territory.models import Grid, Unit
@@ -22,7 +23,7 @@ LABELS = {
 
 
 class Command(BaseCommand):
-    help = "Audits of the registry."
+    help = "Audits of the registry, and the audit trail (audit log)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="audit", required=True, parser_class=CommandParser)
@@ -33,8 +34,12 @@ class Command(BaseCommand):
         )
         p.add_argument("--scope", metavar="CODE", help="unit or grid code (default: everything)")
         p.add_argument("--json", action="store_true", help="print one JSON object")
+        add_log_parser(self, sub)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["audit"] == "log":
+            run_log(self, options)
+            return
         code = options.get("scope")
         name = "all units"
         if code:

@@ -1,0 +1,81 @@
+"""The audit trail in the admin: read-only, scoped like every other list.
+
+Nobody may add, change or delete an event here, superusers included: the change page only
+shows the event, and the add, change (POST) and delete views answer 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from grassroots.core.admin_support import ScopedAdminMixin
+
+from .models import Event
+from .selectors import change_rows, visible_events
+
+
+@admin.register(Event)
+class EventAdmin(ScopedAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("at", "actor_name", "channel", "action", "object", "object_repr", "scope_code")
+    list_filter = ("action", "channel", "object_type", "at")
+    search_fields = ("actor_name", "object_type", "=object_id", "object_repr", "=request_id")
+    list_per_page = 50
+    show_full_result_count = False
+    fields = (
+        "at",
+        "actor_name",
+        "actor_id",
+        "channel",
+        "request_id",
+        "address",
+        "action",
+        "object_type",
+        "object_id",
+        "object_repr",
+        "scope_code",
+        "changes_table",
+        "reason",
+    )
+    readonly_fields = fields
+
+    def visible_queryset(self, request: HttpRequest) -> QuerySet[Event]:
+        # Events without a territory are for county-level scopes only (see selectors).
+        return visible_events(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("object"), ordering="object_type")
+    def object(self, event: Event) -> str:
+        return event.object_label
+
+    @admin.display(description=_("changes"))
+    def changes_table(self, event: Event) -> str:
+        rows = change_rows(event.changes)
+        if not rows:
+            return "—"
+        body = format_html_join(
+            "",
+            "<tr><th scope='row'>{}</th><td>{}</td><td>{}</td></tr>",
+            ((row.field, row.before_text if row.pair else "", row.after_text) for row in rows),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            _("Field"),
+            _("Before"),
+            _("After"),
+            body,
+        )

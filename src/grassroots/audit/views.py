@@ -1,0 +1,42 @@
+"""The auditors' page: the audit trail of the user's scope, filtered and paginated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+
+from grassroots.registry.views import page_context
+
+from .forms import EventFilterForm
+from .models import Event
+from .selectors import VIEW_PERMISSION, change_rows, events_for
+
+PAGE_SIZE = 50
+
+
+@login_required
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+def log(request: HttpRequest) -> HttpResponse:
+    """Events in the user's scope, newest first, with the filters of `grassroots audit log`."""
+    form = EventFilterForm(request.GET)
+    events: Any = Event.objects.none()
+    if form.is_valid():
+        try:
+            events = events_for(request.user, **form.filters())
+        except ValidationError as exc:
+            form.add_selector_errors(exc)
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [(event, change_rows(event.changes)) for event in page.object_list]
+    context = {
+        **page_context(request, _("Audit trail")),
+        "form": form,
+        "page": page,
+        "rows": rows,
+    }
+    return render(request, "audit/log.html", context)
