@@ -117,7 +117,7 @@ class ApiClient:
     def __init__(self, user: Any) -> None:
         self.client = Client()
         self.token = ApiToken.issue(user)[1]
-        self.headers = {"Authorization": f"Bearer {self.token}"}
+        self.headers = {"Authorization": f"Bearer {self.token}", "Accept-Language": "en"}
 
     def get(self, path: str, **params: Any) -> Any:
         return self.client.get(API + path, params, headers=self.headers)

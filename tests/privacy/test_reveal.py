@@ -18,7 +18,7 @@ def reveal(client, token, resident_id, payload, **headers):
         f"{API}/residents/{resident_id}/reveal",
         json.dumps(payload),
         content_type="application/json",
-        headers={"Authorization": f"Bearer {token}", **headers},
+        headers={"Authorization": f"Bearer {token}", "Accept-Language": "en", **headers},
         REMOTE_ADDR="10.1.2.3",
     )
 

@@ -264,7 +264,7 @@ def person_anonymize(*, actor: User | None, id_number: str, reason: str = "") ->
             )
         rows = list(
             Resident.objects.filter(pk__in=[r.pk for r in rows])
-            .select_for_update()
+            .select_for_update(of=("self",))
             .select_related("household", "unit")
             .order_by("pk")
         )
