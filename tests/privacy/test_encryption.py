@@ -209,3 +209,30 @@ def test_the_database_file_itself_holds_no_plain_number(tmp_path):
     assert leaked == []
     # The names are there (they are not encrypted): the search really looked at the data.
     assert county.resident_rows[0][0].encode() in raw
+
+
+def test_rotation_leaves_alone_a_value_the_application_changed_meanwhile(world, monkeypatch):
+    from grassroots.core import keys
+
+    keys.add_primary_key()
+    original = keys._stale_rows
+    raced: list[int] = []
+
+    def racing(col, primary, after):
+        rows = original(col, primary, after)
+        if col.label == "registry.resident.phone" and rows and not raced:
+            # Between the rotation's read and its write, someone saves a new number.
+            resident = Resident.objects.get(pk=rows[0][0])
+            resident.phone = "13912340000"
+            resident.save()
+            raced.append(resident.pk)
+        return rows
+
+    monkeypatch.setattr(keys, "_stale_rows", racing)
+    report = keys.reencrypt()
+    assert report.skipped == 1
+    assert Resident.objects.get(pk=raced[0]).phone == "13912340000"
+    assert count_by_key()["registry.resident.phone"] == {
+        crypto.keyring().primary: Resident.objects.exclude(phone_hash="").count(),
+        **{k: 0 for k in crypto.keyring().keys if k != crypto.keyring().primary},
+    }

@@ -127,12 +127,10 @@ def reencrypt(
         for batch in _batches(col, ring.primary):
             params = [(crypto.encrypt(crypto.decrypt(old)), key, old) for key, old in batch]
             with transaction.atomic(), connection.cursor() as cursor:
-                for row in params:
-                    cursor.execute(sql, row)
-                    if cursor.rowcount == 1:
-                        done += 1
-                    else:
-                        report.skipped += 1
+                cursor.executemany(sql, params)
+                changed = max(cursor.rowcount, 0)
+            done += changed
+            report.skipped += len(params) - changed
             if progress:
                 progress(col.label, done)
         report.reencrypted[col.label] = done
