@@ -19,7 +19,9 @@ from ninja.security import HttpBearer, SessionAuth
 from grassroots.accounts.api import router as accounts_router
 from grassroots.accounts.models import ApiToken, User
 from grassroots.audit.api import router as audit_router
+from grassroots.core.uploads import UploadTooLarge
 from grassroots.registry.api import router as registry_router
+from grassroots.registry.api_imports import router as imports_router
 from grassroots.territory.api import router as territory_router
 
 DESCRIPTION = """
@@ -44,7 +46,8 @@ same fields as foreign members. Ordering is stable (by code, or by name then id)
 138****5678).
 
 **Errors** are JSON: `{"detail": "..."}`, and for invalid input (422) also
-`"errors": [{"field": "...", "reason": "..."}]`.
+`"errors": [{"field": "...", "reason": "..."}]`. An upload larger than the import limit
+(`IMPORT_MAX_BYTES`) answers 413 before it is read whole.
 """
 
 # ninja's own input locations, left out of the field names shown to clients.
@@ -92,7 +95,8 @@ def _error(request: HttpRequest, status: int, data: dict[str, Any]) -> HttpRespo
 
 def _field_name(loc: Any) -> str:
     parts = [str(part) for part in loc if str(part) not in _PARAM_SOURCES]
-    return ".".join(parts) or "request"
+    # A field may share its name with a source: the upload field `file` of ("file", "file").
+    return ".".join(parts) or (str(loc[-1]) if len(loc) > 1 else "request")
 
 
 def _reason(message: str) -> str:
@@ -128,6 +132,12 @@ def on_django_validation_error(request: HttpRequest, exc: DjangoValidationError)
     return _invalid_input(request, errors)
 
 
+@api.exception_handler(UploadTooLarge)
+def on_upload_too_large(request: HttpRequest, exc: UploadTooLarge) -> HttpResponse:
+    # Raised while the body is parsed, before the operation runs: nothing of it was used.
+    return _error(request, 413, {"detail": str(exc)})
+
+
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return _error(request, 404, {"detail": "Not found"})
@@ -136,6 +146,9 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     detail = str(exc)
+    if exc.status_code == 400 and detail.startswith("Cannot parse request body"):
+        # ninja's answer to a body that is not JSON: invalid input like any other (422).
+        return _invalid_input(request, [{"field": "body", "reason": "the body is not valid JSON"}])
     if isinstance(exc, AuthenticationError) and detail == AuthenticationError().message:
         # ninja's answer when no credentials were sent at all.
         detail = "Authentication required: send Authorization: Bearer <token>, or log in"
@@ -144,5 +157,6 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 api.add_router("/", territory_router)
 api.add_router("/", registry_router)
+api.add_router("/", imports_router)
 api.add_router("/", accounts_router)
 api.add_router("/", audit_router)

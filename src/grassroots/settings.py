@@ -12,6 +12,8 @@ LANGUAGE_CODE  default language of pages and command output (default: zh-hans; e
 OTP_REQUIRED_ROLES  comma-separated roles that must use two-factor sign-in (default:
                county_admin,auditor; superusers always must)
 VAR_DIR        where runtime files go (default: ./var in a source checkout, else ./var of cwd)
+IMPORT_MAX_BYTES  largest file an import or upload may be (default 256 MiB: a county of a
+               million residents is about 80 MB of CSV)
 """
 
 from __future__ import annotations
@@ -108,6 +110,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # A NUL character in a URL matches nothing and breaks PostgreSQL queries: 422/400 at once.
+    "grassroots.core.middleware.RefuseNulMiddleware",
     # Confines a session that still owes its two-factor code to the two-factor pages.
     "grassroots.accounts.middleware.TwoFactorMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into its lockout response.
@@ -233,6 +237,14 @@ REVEAL_DAILY_LIMIT = int(os.environ.get("REVEAL_DAILY_LIMIT") or 100)
 
 # How many identifiers the coverage audit lists per problem.
 COVERAGE_SAMPLE_SIZE = 20
+# Largest file an import reads (command or upload): bigger ones are refused before reading.
+IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES") or 256 * 1024 * 1024)
+# The first handler stops an upload as soon as it passes IMPORT_MAX_BYTES (core/uploads.py).
+FILE_UPLOAD_HANDLERS = [
+    "grassroots.core.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # Page size of API lists (clients may ask for up to API_MAX_PAGE_SIZE).
 API_PAGE_SIZE = 50
 API_MAX_PAGE_SIZE = 500

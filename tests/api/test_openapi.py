@@ -17,6 +17,7 @@ OPERATIONS = {
     ("/api/v1/enterprises", "listEnterprises"),
     ("/api/v1/enterprises/{enterprise_id}", "getEnterprise"),
     ("/api/v1/search", "search"),
+    ("/api/v1/imports/{kind}", "importRegistry"),
     ("/api/v1/audit/coverage", "getCoverageAudit"),
     ("/api/v1/audit/events", "listAuditEvents"),
     ("/api/v1/audit/events/{event_id}", "getAuditEvent"),

@@ -1,6 +1,7 @@
 """Reading and writing the spreadsheets people actually keep (.csv in UTF-8 or GB18030, .xlsx).
 
-Rows are numbered the way the user sees them in the spreadsheet: the header is row 1.
+Rows are numbered the way the user sees them in the spreadsheet: the header is row 1. A file
+larger than settings.IMPORT_MAX_BYTES is refused before any of it is read.
 """
 
 from __future__ import annotations
@@ -13,11 +14,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from .text import clean_text
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+CSV_DELIMITERS = (",", "\t", ";")
+# A cell may be as long as the file (which IMPORT_MAX_BYTES bounds); the csv module's own limit
+# of 128 KiB would otherwise stop a long cell with an error instead of a reason.
+csv.field_size_limit(2**31 - 1)
+# Characters an .xlsx file cannot hold (openpyxl refuses them): C0 controls but tab and newlines.
+_XLSX_ILLEGAL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
 
 
 class TableError(Exception):
@@ -32,6 +40,26 @@ class Table:
     source: str = ""
     # Cells the reader had to guess about (numbers that may have lost digits), by (row, col).
     notes: dict[tuple[int, int], str] = field(default_factory=dict)
+
+
+def format_size(size: int) -> str:
+    """1536 -> "1.5 KiB": sizes in messages about the import limit."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / (1024 * 1024):.1f} MiB"
+
+
+def check_size(path: Path) -> None:
+    """Refuse a file larger than settings.IMPORT_MAX_BYTES, before anything reads it."""
+    size = path.stat().st_size
+    limit = settings.IMPORT_MAX_BYTES
+    if size > limit:
+        raise TableError(
+            _("%(file)s is %(size)s, more than the import limit of %(limit)s (IMPORT_MAX_BYTES)")
+            % {"file": path.name, "size": format_size(size), "limit": format_size(limit)}
+        )
 
 
 def _detect_encoding(path: Path) -> str:
@@ -55,15 +83,30 @@ def _detect_encoding(path: Path) -> str:
     )
 
 
+def _delimiter(header_line: str) -> str:
+    """The delimiter of a CSV file: the one its header line uses most (comma on a tie).
+
+    Headers hold no commas, tabs or semicolons, so the header line decides. csv.Sniffer is not
+    used: it guesses from data cells (tags hold semicolons) and its regular expressions take
+    minutes on a crafted sample of quotes and commas.
+    """
+    counts = {d: header_line.count(d) for d in CSV_DELIMITERS}
+    best = max(CSV_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
 def _csv_rows(path: Path, encoding: str) -> Iterator[list[str]]:
     with path.open(encoding=encoding, newline="") as fh:
-        sample = fh.read(65536)
+        delimiter = _delimiter(fh.readline(65536))
         fh.seek(0)
+        reader = csv.reader(fh, delimiter=delimiter)
         try:
-            dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",\t;")
-        except csv.Error:
-            dialect = csv.excel
-        yield from csv.reader(fh, dialect)
+            yield from reader
+        except csv.Error as exc:
+            raise TableError(
+                _("%(file)s: row %(row)d cannot be read as CSV: %(e)s")
+                % {"file": path.name, "row": reader.line_num, "e": exc}
+            ) from None
 
 
 def _cell_text(value: object) -> str:
@@ -102,6 +145,7 @@ def read_table(path: str | Path) -> Table:
     path = Path(path)
     if not path.exists():
         raise TableError(_("%(file)s does not exist") % {"file": path})
+    check_size(path)
     suffix = path.suffix.lower()
     encoding = None
     if suffix in (".csv", ".txt", ".tsv"):
@@ -144,11 +188,21 @@ def neutralize(value: object) -> str:
 
 
 def write_table(path: str | Path, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """Write .csv (UTF-8 with BOM, which Excel opens correctly) or .xlsx, formula-safe."""
+    """Write .csv (UTF-8 with BOM, which Excel opens correctly) or .xlsx, formula-safe.
+
+    An .xlsx file cannot hold control characters: they are dropped there (a .csv keeps them).
+    """
     path = Path(path)
-    safe_rows = [[neutralize(c) for c in row] for row in rows]
-    safe_headers = [neutralize(h) for h in headers]
-    if path.suffix.lower() == ".xlsx":
+    xlsx = path.suffix.lower() == ".xlsx"
+
+    def safe(value: object) -> str:
+        text = "" if value is None else str(value)
+        # Dropped before neutralizing: "\x01=1+1" must not become a formula.
+        return neutralize(text.translate(_XLSX_ILLEGAL) if xlsx else text)
+
+    safe_rows = [[safe(c) for c in row] for row in rows]
+    safe_headers = [safe(h) for h in headers]
+    if xlsx:
         from openpyxl import Workbook
 
         workbook = Workbook(write_only=True)

@@ -15,8 +15,8 @@ import opencc
 from pypinyin import lazy_pinyin
 
 _SPACES = re.compile(r"\s+")
-_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
-_CONTROL[127] = None
+# C0 controls but tab and newlines (which become spaces), DEL and the C1 controls.
+_CONTROL = dict.fromkeys(c for c in [*range(32), *range(127, 160)] if c not in (9, 10, 13, 133))
 
 # Readings that differ when a character is a surname (pypinyin reads 曾 as "ceng").
 SURNAME_READINGS = {
@@ -60,18 +60,30 @@ def clean_text(value: object) -> str:
         # Fast path (most cells of an import): NFKC leaves printable ASCII as it is and it has
         # no control characters, so only runs of spaces can need collapsing.
         return _SPACES.sub(" ", text).strip() if "  " in text else text.strip()
-    text = unicodedata.normalize("NFKC", text).translate(_CONTROL)
+    # Controls go first: dropped after NFKC, "e\x00\u0301" would leave an uncomposed é that a
+    # second cleaning changes again.
+    text = unicodedata.normalize("NFKC", text.translate(_CONTROL))
     return _SPACES.sub(" ", text).strip()
 
 
 def compact(value: object) -> str:
     """clean_text with every space removed: for codes and numbers."""
-    return clean_text(value).replace(" ", "")
+    text = clean_text(value).replace(" ", "")
+    # A space gone can bring a letter and its accent together ("A \u0301"): normalize again.
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
 @lru_cache(maxsize=65536)
 def _char_to_simplified(char: str) -> str:
-    return _t2s.convert(char)
+    simplified = _t2s.convert(char)
+    # OpenCC takes a few characters there in two steps (薴 -> 苧 -> 苎): go all the way, so that
+    # a name key typed again gives the same key.
+    for _step in range(3):
+        again = _t2s.convert(simplified)
+        if again == simplified:
+            break
+        simplified = again
+    return simplified
 
 
 def to_simplified(text: str) -> str:
@@ -87,7 +99,9 @@ def _char_pinyin(char: str) -> str:
 
 def name_key(name: str) -> str:
     """The search key of a name: cleaned, simplified, without spaces or the middle dot."""
-    return to_simplified(clean_text(name)).replace(" ", "").replace("·", "").lower()
+    key = to_simplified(clean_text(name)).replace(" ", "").replace("·", "").lower()
+    # As in compact(): what was taken out can bring a letter and its accent together.
+    return key if key.isascii() else unicodedata.normalize("NFKC", key)
 
 
 def name_pinyin(key: str) -> tuple[str, str]:

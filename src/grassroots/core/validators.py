@@ -17,8 +17,9 @@ from stdnum.exceptions import ValidationError as StdnumError
 
 from .text import compact
 
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+# ASCII digits only: \d alone also matches other scripts' digits (١٢٣), which int() accepts.
+_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 
 
 @dataclass(frozen=True)

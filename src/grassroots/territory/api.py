@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
-from pydantic import field_validator
+from pydantic import WithJsonSchema, field_validator
 
 from grassroots.core.api_support import (
     Page,
@@ -29,11 +29,19 @@ router = Router()
 # Units
 
 
+# Unit.Kind and Grid.Kind are both named Kind: without a name of its own, the OpenAPI document
+# would describe a unit's kind with the grid kinds' values.
+UnitKind = Annotated[
+    Unit.Kind,
+    WithJsonSchema({"title": "UnitKind", "type": "string", "enum": list(Unit.Kind.values)}),
+]
+
+
 class UnitOut(Schema):
     code: str
     name: str
     level: Unit.Level
-    kind: Unit.Kind
+    kind: UnitKind
     parent_code: str | None = Field(description="Code of the parent unit (a prefix of `code`).")
 
 

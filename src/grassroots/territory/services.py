@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from grassroots.core.tables import read_table
+from grassroots.core.tables import check_size, read_table
 from grassroots.core.text import clean_text, compact
 
 from .geometry import find_overlaps, parse_polygon
@@ -43,6 +43,8 @@ LEVEL_WORDS = {
 }
 # Levels whose parent may be missing: a deployment starts at a county (or above).
 ROOT_LEVELS = {"province", "city", "county"}
+# Units and grids alike; checked here, as SQLite would store a longer name and PostgreSQL fail.
+NAME_MAX_LENGTH = 100
 
 
 @dataclass
@@ -94,7 +96,8 @@ def import_units(path: str | Path, *, dry_run: bool = False) -> TerritoryResult:
         def problem(key: str, reason: str, number: int = number) -> None:
             result.problems.append(f"row {number}: {header[key]}: {reason}")
 
-        if not code.isdigit() or len(code) not in LEVEL_BY_LENGTH:
+        # isascii: str.isdigit() also holds for other scripts' digits (١٢٣), which no code has.
+        if not (code.isascii() and code.isdigit()) or len(code) not in LEVEL_BY_LENGTH:
             problem("code", _("code %(code)s must be 2, 4, 6, 9 or 12 digits") % {"code": code})
             continue
         if code in rows:
@@ -102,6 +105,9 @@ def import_units(path: str | Path, *, dry_run: bool = False) -> TerritoryResult:
             continue
         if not name:
             problem("name", _("name is empty"))
+            continue
+        if len(name) > NAME_MAX_LENGTH:
+            problem("name", _("name is longer than %(n)d characters") % {"n": NAME_MAX_LENGTH})
             continue
         level = LEVEL_BY_LENGTH[len(code)]
         kind = _kind_from_name(level, name)
@@ -201,6 +207,7 @@ def import_grids(path: str | Path, *, dry_run: bool = False) -> TerritoryResult:
     """Upsert grids by code from a GeoJSON FeatureCollection (properties code, name, kind)."""
     result = TerritoryResult(dry_run=dry_run)
     try:
+        check_size(Path(path))  # TableError when too large, before reading it
         data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         result.problems.append(
@@ -219,7 +226,10 @@ def import_grids(path: str | Path, *, dry_run: bool = False) -> TerritoryResult:
     units = {u.code: u for u in Unit.objects.filter(level="village")}
     grids: dict[str, dict[str, Any]] = {}
     for number, feature in enumerate(data["features"], start=1):
-        props = (feature or {}).get("properties") or {}
+        # A hand-edited file may hold anything where a Feature or its properties should be.
+        feature = feature if isinstance(feature, dict) else {}
+        props = feature.get("properties")
+        props = props if isinstance(props, dict) else {}
         code = compact(props.get("code", ""))
         name = clean_text(props.get("name", ""))
         label = (
@@ -230,7 +240,7 @@ def import_grids(path: str | Path, *, dry_run: bool = False) -> TerritoryResult:
         def problem(reason: str, label: str = label) -> None:
             result.problems.append(f"{label}: {reason}")
 
-        if not code.isdigit() or len(code) != GRID_CODE_LENGTH:
+        if not (code.isascii() and code.isdigit()) or len(code) != GRID_CODE_LENGTH:
             problem(_("code must be 15 digits"))
             continue
         if code in grids:
@@ -238,6 +248,9 @@ def import_grids(path: str | Path, *, dry_run: bool = False) -> TerritoryResult:
             continue
         if not name:
             problem(_("name is empty"))
+            continue
+        if len(name) > NAME_MAX_LENGTH:
+            problem(_("name is longer than %(n)d characters") % {"n": NAME_MAX_LENGTH})
             continue
         unit = units.get(code[:12])
         if unit is None:
@@ -251,7 +264,7 @@ def import_grids(path: str | Path, *, dry_run: bool = False) -> TerritoryResult:
             problem(_("kind must be 综合 or 专属 (comprehensive or dedicated)"))
             continue
         try:
-            polygon = parse_polygon((feature or {}).get("geometry"))
+            polygon = parse_polygon(feature.get("geometry"))
         except ValidationError as exc:
             problem(exc.messages[0])
             continue

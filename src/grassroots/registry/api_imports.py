@@ -1,0 +1,142 @@
+"""API of registry imports: POST /imports/{kind} with a spreadsheet.
+
+The same importers as `grassroots import households|residents`, with the caller's scope (like
+`--as-user`): rows naming grids or households outside it are refused. The upload is stopped
+once it passes IMPORT_MAX_BYTES (core/uploads.py), before it is read whole.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Field, File, Query, Router, Schema, UploadedFile
+from ninja.errors import HttpError
+from pydantic import field_validator
+
+from grassroots.core.api_support import (
+    ERROR_RESPONSES,
+    ErrorOut,
+    check_unit_code,
+    invalid,
+    require_perm,
+)
+from grassroots.core.scoping import Scope
+from grassroots.core.tables import TableError, format_size
+
+from .imports import IMPORTERS, ImportResult, UnknownUnit
+
+router = Router()
+
+
+class ImportQuery(Schema):
+    dry_run: bool = Field(True, description="true (the default): check every row, write nothing.")
+    unit: str | None = Field(
+        None,
+        description=(
+            "Village or community code for rows without a grid or household (like --unit). "
+            "A unit that does not exist or lies outside your scope is refused with 422."
+        ),
+    )
+
+    @field_validator("unit")
+    @classmethod
+    def _check_unit(cls, value: str | None) -> str | None:
+        return check_unit_code(value)
+
+
+class ImportProblem(Schema):
+    row: int = Field(description="Row as the spreadsheet shows it; the header is row 1.")
+    column: str = Field(description="The column's header as written in the file.")
+    reason: str
+
+
+class ImportOut(Schema):
+    kind: str
+    file: str = Field(description="The uploaded file's name.")
+    encoding: str | None = Field(
+        description="Encoding a CSV file was read in (utf-8, utf-8-sig or gb18030); null for .xlsx."
+    )
+    dry_run: bool
+    written: bool = Field(description="Whether the rows were written (no problem, not a dry run).")
+    rows: int = Field(description="Data rows read (empty rows are skipped).")
+    created: int = Field(description="Rows that are (or on a dry run would be) new.")
+    updated: int
+    unchanged: int
+    warnings: list[str] = Field(description="E.g. columns that are not known and were ignored.")
+    problems: list[ImportProblem] = Field(
+        description="Every problem found; when there is any, nothing was written."
+    )
+
+
+def _file_name(upload: UploadedFile) -> str:
+    """The uploaded name without folders, short enough for any file system; keeps the suffix."""
+    name = Path(upload.name or "").name or "upload"
+    path = Path(name)
+    return path.stem[:100] + path.suffix[:10]
+
+
+def import_out(result: ImportResult, name: str) -> dict[str, Any]:
+    return {
+        "kind": result.kind,
+        "file": name,
+        "encoding": result.encoding,
+        "dry_run": result.dry_run,
+        "written": result.ok and not result.dry_run,
+        "rows": result.rows,
+        "created": result.created,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "warnings": result.warnings,
+        "problems": [
+            {"row": p.row, "column": p.column, "reason": p.reason} for p in result.problems
+        ],
+    }
+
+
+@router.post(
+    "/imports/{kind}",
+    response={200: ImportOut, **ERROR_RESPONSES, 413: ErrorOut},
+    operation_id="importRegistry",
+    tags=["imports"],
+    summary="Import households or residents from a spreadsheet",
+)
+def import_registry(
+    request: HttpRequest,
+    kind: Literal["households", "residents"],
+    params: Query[ImportQuery],
+    file: File[UploadedFile],
+) -> dict[str, Any]:
+    """Check (and unless `dry_run`, write) a .csv (UTF-8 or GB18030) or .xlsx file of households
+    or residents, all or nothing, within your scope. The columns are those of
+    `grassroots import` (see the README). The answer lists every problem by row and column; a
+    file larger than the import limit is refused with 413 before it is read whole."""
+    user = require_perm(request, "registry.import_registry")
+    limit = settings.IMPORT_MAX_BYTES
+    if file.size is not None and file.size > limit:
+        # Normally stopped while uploading (core/uploads.py); this covers other upload handlers.
+        raise HttpError(
+            413,
+            _("The upload is larger than the import limit of %(limit)s (IMPORT_MAX_BYTES)")
+            % {"limit": format_size(limit)},
+        )
+    name = _file_name(file)
+    with tempfile.TemporaryDirectory(prefix="grassroots-import-") as folder:
+        # The importers read files by path and name them in their messages: keep the name.
+        path = Path(folder) / name
+        with path.open("wb") as out:
+            for chunk in file.chunks():
+                out.write(chunk)
+        try:
+            result = IMPORTERS[kind](
+                path, scope=Scope.for_user(user), dry_run=params.dry_run, unit_code=params.unit
+            )
+        except TableError as exc:
+            invalid("file", str(exc))
+        except UnknownUnit as exc:
+            invalid("unit", str(exc))
+    return import_out(result, name)
