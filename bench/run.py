@@ -217,6 +217,15 @@ def run_benchmarks(workdir: Path, households: int, seed: int) -> dict[str, Any]:
     )
     figures["naive_placement_sample"] = sample
     figures["naive_placement_extrapolated"] = per_point * len(points)
+    from grassroots.audit.models import Event
+    from grassroots.core import keys
+
+    figures["audit_events_residents"] = Event.objects.filter(
+        object_type="registry.resident"
+    ).count()
+    timer.run("key rotation: new primary key", keys.add_primary_key)
+    rotation = timer.run("key rotation: re-encrypt every value", keys.reencrypt)
+    figures["rotation_values"] = sum(rotation.reencrypted.values())
     figures["residents_current"] = Resident.objects.filter(
         moved_out_on__isnull=True, deceased_on__isnull=True
     ).count()

@@ -67,9 +67,7 @@ def test_an_admin_create_and_delete_are_recorded(world, login):
     household = Household.objects.get(code="HNEW-1")
     created = Event.objects.get(action="create", object_id=str(household.pk))
     assert created.changes["code"] == [None, "HNEW-1"]
-    client.post(
-        reverse("admin:registry_household_delete", args=[household.pk]), {"post": "yes"}
-    )
+    client.post(reverse("admin:registry_household_delete", args=[household.pk]), {"post": "yes"})
     assert not Household.objects.filter(pk=household.pk).exists()
     deleted = Event.objects.get(action="delete", object_id=str(created.object_id))
     assert deleted.changes["code"] == ["HNEW-1", None]
@@ -162,3 +160,22 @@ def test_the_demo_loader_leaves_a_creation_event_for_every_row(db):
             )
         )
         assert ids and ids <= recorded, kind
+
+
+def test_an_imported_household_is_recorded_with_its_values(world, tmp_path):
+    table = tmp_path / "h.csv"
+    table.write_text(
+        "户编号,地址,网格编码,经度,纬度,标签\n"
+        f"HNEW-9,新村9号,{world.grid_a11.code},118.101,26.101,低保\n",
+        encoding="utf-8",
+    )
+    call_command("import", "households", str(table), stdout=StringIO())
+    household = Household.objects.get(code="HNEW-9")
+    event = Event.objects.get(action="create", object_id=str(household.pk))
+    assert event.object_type == "registry.household" and event.channel == "import"
+    assert event.changes["code"] == [None, "HNEW-9"]
+    assert event.changes["grid"] == [None, world.grid_a11.pk]
+    assert event.changes["lon"] == [None, 118.101]
+    assert event.changes["tags"] == [None, "|低保|"]
+    assert "building" not in event.changes  # empty values are left out
+    assert event.scope_code == world.grid_a11.code

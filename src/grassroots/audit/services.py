@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from grassroots.core.validators import mask_id_number, mask_name, mask_phone
@@ -169,9 +169,11 @@ def deleted(obj: models.Model, *, pk: Any = None, reason: str = "") -> Event:
 def record_many(
     action: str,
     kind: str,
-    items: Iterable[tuple[Any, str, str, Mapping[str, Any]]],
+    items: Iterable[tuple[Any, str, str, Mapping[str, Any] | str]],
 ) -> int:
     """Events for many objects at once (imports): (object id, repr, scope code, changes).
+
+    `changes` is a mapping, or the same already encoded as JSON text (fast paths).
 
     One prepared INSERT for all rows, inside the caller's transaction.
     """
@@ -194,7 +196,7 @@ def record_many(
             str(pk),
             repr_[:200],
             scope,
-            dumps(changes, ensure_ascii=False),
+            changes if isinstance(changes, str) else dumps(changes, ensure_ascii=False),
             "",
         )
         for pk, repr_, scope, changes in items
@@ -222,3 +224,101 @@ def record_many(
 
 def in_transaction() -> bool:
     return transaction.get_connection().in_atomic_block
+
+
+def record_created_rows(
+    model: type[models.Model],
+    masked: Iterable[tuple[int, str, str, str, str]],
+    *,
+    masked_keys: tuple[str, str, str] = ("", "", ""),
+    columns: Mapping[str, str],
+    after_pk: int,
+) -> int:
+    """Creation events for rows an import has just inserted, built by the database.
+
+    `masked` holds, per new row in primary-key order: (pk, masked label, up to three masked
+    values) — the only parts that need Python (ID and mobile numbers are ciphertext in the table). `masked_keys`
+    names those three values in the event's changes ("" for unused), and `columns` maps other
+    change keys to the model's own columns, which the database turns into JSON itself
+    (SQLite json_object, PostgreSQL jsonb_build_object); empty values are left out, as in
+    `created()`. One INSERT … SELECT instead of a million Python-built rows: for a county's
+    first import of residents this is the difference between about 35 s and a few.
+    """
+    from grassroots.core.bulk import _indexes_to_rebuild, db_datetime
+
+    vendor = connection.vendor
+    qn = connection.ops.quote_name
+    if vendor == "postgresql":
+        make_object, make_array = "jsonb_strip_nulls(jsonb_build_object({}))", "jsonb_build_array"
+    elif vendor == "sqlite":
+        make_object, make_array = "json_patch('{{}}', json_object({}))", "json_array"
+    else:  # pragma: no cover - other engines take the row-by-row path
+        raise NotImplementedError(vendor)
+    table = qn(model._meta.db_table)
+    pk = qn(str(model._meta.pk.column))  # type: ignore[union-attr]
+    scratch = qn("audit_created_scratch")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {scratch}")
+        cursor.execute(
+            # Rows arrive in key order, so the scratch table (and the join) is sequential.
+            f"CREATE TEMPORARY TABLE {scratch} (k {'INTEGER' if vendor == 'sqlite' else 'bigint'}"
+            " PRIMARY KEY, label text, m1 text, m2 text, m3 text)"
+        )
+    count = insert_rows_raw(scratch, ("k", "label", "m1", "m2", "m3"), masked)
+    pairs = []
+    for key, slot in zip(masked_keys, ("m1", "m2", "m3"), strict=True):
+        if key:
+            pairs.append(f"'{key}', CASE WHEN m.{slot} <> '' THEN {make_array}(NULL, m.{slot}) END")
+    for key, column in columns.items():
+        col = f"r.{qn(column)}"
+        pairs.append(
+            f"'{key}', CASE WHEN {col} IS NULL OR CAST({col} AS TEXT) = '' THEN NULL"
+            f" ELSE {make_array}(NULL, {col}) END"
+        )
+    ctx = current()
+    actor_id, actor_name = ctx.actor()
+    changes = make_object.format(", ".join(pairs))
+    sql = (
+        f"INSERT INTO {qn(Event._meta.db_table)} (at, actor_id, actor_name, channel,"
+        " request_id, address, action, object_type, object_id, object_repr, scope_code,"
+        " changes, reason)"
+        f" SELECT %s, %s, %s, %s, %s, %s, %s, %s, CAST(r.{pk} AS TEXT), m.label,"
+        f" r.{qn('scope_code')}, {changes}, ''"
+        f" FROM {scratch} m JOIN {table} r ON r.{pk} = m.k WHERE m.k > %s"
+        f" ORDER BY m.k"
+    )
+    params = [
+        db_datetime(timezone.now()),
+        actor_id,
+        actor_name,
+        ctx.channel,
+        ctx.request_id,
+        ctx.address,
+        Event.Action.CREATE,
+        object_type(model),
+        after_pk,
+    ]
+    # Many events into a small table: its indexes are built once afterwards (as insert_rows).
+    rebuild = _indexes_to_rebuild(Event, [()] * count)
+    with transaction.atomic(), connection.cursor() as cursor:
+        for name, _create in rebuild:
+            cursor.execute("DROP INDEX " + qn(name))
+        cursor.execute(sql, params)
+        for _name, create in rebuild:
+            cursor.execute(create)
+        cursor.execute(f"DROP TABLE {scratch}")
+    return count
+
+
+def insert_rows_raw(table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> int:
+    """executemany into a table the ORM does not know (a scratch table)."""
+    from itertools import islice
+
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+    count = 0
+    iterator = iter(rows)
+    with connection.cursor() as cursor:
+        while chunk := list(islice(iterator, 20_000)):
+            cursor.executemany(sql, chunk)
+            count += len(chunk)
+    return count

@@ -550,22 +550,11 @@ def _audit_households(
     fields = [f for f in _HOUSEHOLD_FIELDS if f != "scope_code"]
     if creates:
         pks = _pks_by(Household, "code", [r["code"] for r in creates], after_pk)
-        audit.record_many(
-            audit.Event.Action.CREATE,
-            kind,
-            (
-                (
-                    pks[r["code"]],
-                    f"{r['code']} {r['address']}",
-                    r["scope_code"],
-                    {
-                        _audit_name(f): [None, r.get(f)]
-                        for f in ("code", *fields)
-                        if r.get(f) not in (None, "")
-                    },
-                )
-                for r in creates
-            ),
+        audit.record_created_rows(
+            Household,
+            sorted((pks[r["code"]], f"{r['code']} {r['address']}", "", "", "") for r in creates),
+            columns={"code": "code", **{_audit_name(f): f for f in fields}},
+            after_pk=after_pk,
         )
     if updates:
         old_by_pk = {pk: (code, values) for code, (pk, values) in existing.items()}
@@ -684,6 +673,16 @@ _RESIDENT_FIELDS = (
     "scope_code",
 )
 _RESIDENT_DERIVED = ("name_key", "name_pinyin", "name_initials", "id_tail", "sex", "birth_date")
+# Columns of the residents table in the audit trail's creation events (masked ones aside).
+_RESIDENT_AUDIT_COLUMNS = {
+    "household": "household_id",
+    "relation": "relation",
+    "residency": "residency",
+    "tags": "tags",
+    "moved_out_on": "moved_out_on",
+    "deceased_on": "deceased_on",
+    "unit": "unit_id",
+}
 # Fields of the audit trail's resident events, in the order the import knows them.
 _RESIDENT_AUDITED = (
     "name",
@@ -1018,26 +1017,18 @@ def _audit_residents(
     if new_rows:
         pks = _pks_by(Resident, "id_hash", [r["id_hash"] for r in new_rows], after_pk)
 
-        def created(row: dict[str, Any]) -> tuple[Any, str, str, dict[str, Any]]:
-            masked_id = mask_id_number(row["id_number"])
-            changes: dict[str, Any] = {
-                "name": [None, mask_name(row["name"])],
-                "id_number": [None, masked_id],
-            }
-            if row.get("phone"):
-                changes["phone"] = [None, mask_phone(row["phone"])]
-            for f in _RESIDENT_AUDITED[1:]:
-                value = row.get(f)
-                if value not in (None, ""):
-                    changes[_audit_name(f)] = [None, _plain(value)]
-            return (
-                pks[row["id_hash"]],
-                f"{mask_name(row['name'])} {masked_id}",
-                row["scope_code"],
-                changes,
-            )
+        def masked(row: dict[str, Any]) -> tuple[int, str, str, str, str]:
+            name, number = mask_name(row["name"]), mask_id_number(row["id_number"])
+            phone = mask_phone(row["phone"]) if row.get("phone") else ""
+            return (pks[row["id_hash"]], f"{name} {number}", name, number, phone)
 
-        audit.record_many(audit.Event.Action.CREATE, kind, map(created, new_rows))
+        audit.record_created_rows(
+            Resident,
+            sorted(map(masked, new_rows)),
+            masked_keys=("name", "id_number", "phone"),
+            columns=_RESIDENT_AUDIT_COLUMNS,
+            after_pk=after_pk,
+        )
     if changed:
         index = {f: i for i, f in enumerate(_RESIDENT_FIELDS)}
         items = []
