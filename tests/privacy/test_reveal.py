@@ -52,9 +52,7 @@ def test_a_grid_worker_reveals_a_number_and_it_is_recorded(world, client, tokens
     assert resident.id_number_masked in event.object_repr
 
 
-def test_roles_without_the_reveal_permission_get_403_and_nothing_is_recorded(
-    world, client, tokens
-):
+def test_roles_without_the_reveal_permission_get_403_and_nothing_is_recorded(world, client, tokens):
     resident = world.residents["赵光菊"]
     for persona in ("dispatcher", "auditor"):
         response = reveal(

@@ -81,9 +81,10 @@ def test_the_admin_lists_and_forms_leave_them_out(world, tagged, login):
     assert SENSITIVE not in listing and SENSITIVE not in change
     assert CARE in listing
     grant(world.users["admin"])
-    assert SENSITIVE in login("admin").get(
-        reverse("admin:registry_resident_changelist")
-    ).content.decode()
+    assert (
+        SENSITIVE
+        in login("admin").get(reverse("admin:registry_resident_changelist")).content.decode()
+    )
 
 
 def test_saving_the_form_without_the_grant_keeps_the_hidden_tags(world, tagged, login):
