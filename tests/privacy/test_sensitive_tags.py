@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -106,3 +108,35 @@ def test_saving_the_form_without_the_grant_keeps_the_hidden_tags(world, tagged, 
     assert response.status_code == 302, response.content.decode()[:2000]
     resident.refresh_from_db()
     assert resident.tag_list == [SENSITIVE]
+
+
+def test_the_audit_trail_leaves_them_out_for_readers_without_the_grant(world, tagged, as_, login):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from grassroots.audit.models import Event
+    from grassroots.audit.services import created
+
+    resident, _household = tagged
+    event = created(resident)
+    assert SENSITIVE in event.changes["tags"][1]  # recorded as stored
+    api = body(as_("auditor").get(f"/audit/events/{event.pk}"))
+    assert api["changes"]["tags"] == [None, f"|{CARE}|"]
+    listed = json.dumps(body(as_("auditor").get("/audit/events")), ensure_ascii=False)
+    page = login("auditor").get(reverse("audit_log")).content.decode()
+    admin_page = (
+        login("auditor").get(reverse("admin:audit_event_change", args=[event.pk])).content.decode()
+    )
+    out = StringIO()
+    call_command("audit", "log", "--as-user", "auditor", "--json", stdout=out)
+    for text in (listed, page, admin_page, out.getvalue()):
+        assert SENSITIVE not in text and CARE in text
+    # The operator's command (no --as-user) and a granted reader see the record as it is.
+    out = StringIO()
+    call_command("audit", "log", "--json", stdout=out)
+    assert SENSITIVE in out.getvalue()
+    grant(world.users["auditor"])
+    shown = body(as_("auditor").get(f"/audit/events/{event.pk}"))["changes"]["tags"][1]
+    assert SENSITIVE in shown and CARE in shown
+    assert Event.objects.filter(pk=event.pk).exists()

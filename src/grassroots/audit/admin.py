@@ -16,8 +16,9 @@ from django.utils.translation import gettext_lazy as _
 
 from grassroots.core.admin_support import ScopedAdminMixin
 
+from .context import current
 from .models import Event
-from .selectors import change_rows, visible_events
+from .selectors import change_rows, shown_changes, visible_events
 
 
 @admin.register(Event)
@@ -63,7 +64,9 @@ class EventAdmin(ScopedAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description=_("changes"))
     def changes_table(self, event: Event) -> str:
-        rows = change_rows(event.changes)
+        # List cells get no request: the reader is the request's user in the audit context.
+        request = current().request
+        rows = change_rows(shown_changes(event, getattr(request, "user", None)))
         if not rows:
             return "—"
         body = format_html_join(

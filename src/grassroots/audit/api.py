@@ -103,7 +103,7 @@ def list_events(
 ) -> dict[str, Any]:
     user = require_perm(request, VIEW_PERMISSION)
     page = paginate(events_for(user, **filters.dict()), paging)
-    page["items"] = [event_data(event) for event in page["items"]]
+    page["items"] = [event_data(event, user) for event in page["items"]]
     return page
 
 
@@ -120,4 +120,4 @@ def list_events(
 )
 def get_event(request: HttpRequest, event_id: int) -> dict[str, Any]:
     user = require_perm(request, VIEW_PERMISSION)
-    return event_data(get_object_or_404(visible_events(user), pk=event_id))
+    return event_data(get_object_or_404(visible_events(user), pk=event_id), user)

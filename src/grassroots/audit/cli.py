@@ -23,7 +23,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .models import Event
-from .selectors import VIEW_PERMISSION, change_summary, event_data, events_for
+from .selectors import (
+    VIEW_PERMISSION,
+    change_summary,
+    event_data,
+    events_for,
+    shown_changes,
+)
 
 DEFAULT_LIMIT = 100
 
@@ -104,11 +110,11 @@ def run_log(command: BaseCommand, options: dict[str, Any]) -> None:
     out = command.stdout.write
     if options.get("json"):
         for event in rows:
-            out(json.dumps(event_data(event), ensure_ascii=False))
+            out(json.dumps(event_data(event, user), ensure_ascii=False))
         return
     for event in rows:
         out(_headline(event))
-        for line in change_summary(event.changes):
+        for line in change_summary(shown_changes(event, user)):
             out("    " + line)
         if event.reason:
             out("    " + _("reason: %(reason)s") % {"reason": event.reason})

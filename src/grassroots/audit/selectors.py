@@ -245,7 +245,29 @@ def events_for(
 # Showing events
 
 
-def event_data(event: Event) -> dict[str, Any]:
+def shown_changes(event: Event, user: Any) -> dict[str, Any]:
+    """The changes of `event` as `user` may see them.
+
+    Tags are recorded as stored, sensitive ones (特殊人群) included; for a reader without the
+    explicit grant they are cut out of every value here, like everywhere else. A command run
+    without --as-user (the operator) sees the record as it is.
+    """
+    changes = dict(event.changes or {})
+    if user is None or "tags" not in changes or not isinstance(changes["tags"], list):
+        return changes
+    from grassroots.registry.models import join_tags
+    from grassroots.registry.selectors import tags_for
+
+    changes["tags"] = [
+        join_tags(tags_for(user, value)) if isinstance(value, str) else value
+        for value in changes["tags"]
+    ]
+    if changes["tags"][:1] == changes["tags"][1:2]:
+        del changes["tags"]  # only hidden tags changed
+    return changes
+
+
+def event_data(event: Event, user: Any = None) -> dict[str, Any]:
     """Every field of `event` as plain data: what the API answers and `--json` prints."""
     return {
         "id": event.pk,
@@ -260,7 +282,7 @@ def event_data(event: Event) -> dict[str, Any]:
         "object_id": event.object_id,
         "object": event.object_repr,
         "scope_code": event.scope_code,
-        "changes": event.changes,
+        "changes": shown_changes(event, user),
         "reason": event.reason,
     }
 

@@ -15,7 +15,7 @@ from grassroots.registry.views import page_context
 
 from .forms import EventFilterForm
 from .models import Event
-from .selectors import VIEW_PERMISSION, change_rows, events_for
+from .selectors import VIEW_PERMISSION, change_rows, events_for, shown_changes
 
 PAGE_SIZE = 50
 
@@ -32,7 +32,7 @@ def log(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_selector_errors(exc)
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [(event, change_rows(event.changes)) for event in page.object_list]
+    rows = [(event, change_rows(shown_changes(event, request.user))) for event in page.object_list]
     context = {
         **page_context(request, _("Audit trail")),
         "form": form,
