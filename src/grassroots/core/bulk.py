@@ -7,12 +7,16 @@ but send rows through the DB-API's executemany, inside the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence, Sized
+import functools
+import gc
+from collections.abc import Callable, Iterable, Sequence, Sized
 from contextlib import nullcontext
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, models, transaction
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 CHUNK = 20_000
 # See _indexes_to_rebuild.
@@ -101,3 +105,25 @@ def db_datetime(value: Any) -> Any:
 
 def db_date(value: Any) -> Any:
     return None if value is None else value.isoformat()
+
+
+def without_gc(function: _F) -> _F:
+    """Run `function` with Python's cyclic garbage collector paused.
+
+    An import holds millions of small dicts and tuples at once; the collector's full passes
+    over them cost about 9 s of a county's 1M-resident import and find nothing (these objects
+    hold no cycles). Reference counting still frees everything as usual; the collector runs
+    again afterwards.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return wrapper  # type: ignore[return-value]

@@ -84,7 +84,16 @@ def new_key() -> bytes:
 
 
 def new_key_id() -> str:
-    return "k" + datetime.datetime.now(datetime.UTC).strftime("%Y%m%d%H%M%S%f")[:-3]
+    """A short id that sorts by creation time: "k" + milliseconds since 1970 in base 36.
+
+    It is repeated in every encrypted value, so it is kept short (9 characters until 2059).
+    """
+    millis = int(datetime.datetime.now(datetime.UTC).timestamp() * 1000)
+    digits = ""
+    while millis:
+        millis, digit = divmod(millis, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[digit] + digits
+    return "k" + digits
 
 
 def _check_key(key_id: str, raw: bytes, where: str) -> None:

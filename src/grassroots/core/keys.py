@@ -10,6 +10,7 @@ primary key already). Other processes notice a changed keyring file within
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,6 +92,9 @@ def add_primary_key() -> str:
             "generate prints one), restart, then run grassroots keys rotate --reencrypt-only"
         )
     key_id = crypto.new_key_id()
+    while key_id in ring.keys:  # ids come from the clock: never reuse one
+        time.sleep(0.002)
+        key_id = crypto.new_key_id()
     keys = {key_id: crypto.new_key(), **ring.keys}
     crypto.write_keyring_file(ring.path, key_id, keys, ring.hmac_key)
     crypto.reset()

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grassroots.audit import services as audit
-from grassroots.core.bulk import db_date, db_datetime, insert_rows, update_rows
+from grassroots.core.bulk import db_date, db_datetime, insert_rows, update_rows, without_gc
 from grassroots.core.crypto import BulkCrypto
 from grassroots.core.scoping import Scope
 from grassroots.core.tables import Table, read_table, write_table
@@ -334,6 +334,7 @@ _HOUSEHOLD_FIELDS = (
 )
 
 
+@without_gc
 def import_households(
     source: str | Path | Table,
     *,
@@ -699,6 +700,7 @@ _RESIDENT_AUDITED = (
 _FULL_SCAN_SHARE = 0.2
 
 
+@without_gc
 def import_residents(
     source: str | Path | Table,
     *,
