@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "grassroots.accounts",
     "grassroots.registry",
     "grassroots.audit",
+    "grassroots.cases",
 ]
 
 MIDDLEWARE = [

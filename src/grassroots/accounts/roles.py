@@ -42,6 +42,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("registry", ("tag",), ("view", "add", "change"))
         | _perms("accounts", ("user", "gridassignment"), ("view", "add", "change"))
         | {"registry.import_registry", "registry.reveal_resident", "audit.view_event"}
+        | _perms("cases", ("calendarday",), ("view", "add", "change", "delete"))
     ),
     Role.TOWN_OFFICIAL: frozenset(
         _VIEW_ALL

@@ -1,0 +1,13 @@
+from django.contrib import admin
+
+from .models import CalendarDay
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(admin.ModelAdmin):
+    """Holidays and adjusted working days for years the official calendar does not know yet."""
+
+    list_display = ("date", "kind", "name")
+    list_filter = ("kind",)
+    date_hierarchy = "date"
+    search_fields = ("name",)
