@@ -87,3 +87,9 @@ def test_bad_day_counts_are_refused_naming_the_parameter(days):
 def test_a_deadline_beyond_ten_years_is_refused():
     with pytest.raises(ValueError, match="beyond ten years"):
         WorkingCalendar({}).add_working_days(at(2025, 1, 6), 5000)
+
+
+@pytest.mark.parametrize("hours", [-1, float("nan"), True, "2"])
+def test_bad_hour_counts_are_refused_naming_the_parameter(hours):
+    with pytest.raises(ValueError, match="hours"):
+        WorkingCalendar({}).add_hours(at(2025, 1, 6), hours)

@@ -236,3 +236,27 @@ def test_rotation_leaves_alone_a_value_the_application_changed_meanwhile(world, 
         crypto.keyring().primary: Resident.objects.exclude(phone_hash="").count(),
         **{k: 0 for k in crypto.keyring().keys if k != crypto.keyring().primary},
     }
+
+
+def test_key_commands_refuse_clearly(world, settings):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="KEY_ID: no key nosuch in the keyring"):
+        call_command("keys", "retire", "nosuch")
+    # Keys from the environment (here: the same keys the test's keyring file holds): the
+    # command cannot add a key there; it says what to do instead.
+    ring = crypto.keyring()
+    old = ring.primary
+    entries = ",".join(f"{k}:{base64.urlsafe_b64encode(v).decode()}" for k, v in ring.keys.items())
+    settings.DATA_KEYS = entries
+    settings.DATA_HMAC_KEY = base64.urlsafe_b64encode(ring.hmac_key).decode()
+    with pytest.raises(CommandError, match="put a new key first in DATA_KEYS"):
+        call_command("keys", "rotate", stdout=StringIO())
+    # With a new key first in DATA_KEYS, --reencrypt-only moves every value under it.
+    settings.DATA_KEYS = f"k2:{base64.urlsafe_b64encode(os.urandom(32)).decode()},{entries}"
+    call_command("keys", "rotate", "--reencrypt-only", stdout=StringIO())
+    assert count_by_key()["registry.resident.phone"] == {"k2": Resident.objects.count(), old: 0}
+    assert {r.phone for r in Resident.objects.all()} == {"13800138000"}
+    assert Resident.objects.with_id_number(world.residents["李白"].id_number).exists()
+    with pytest.raises(CommandError, match="remove it from DATA_KEYS yourself"):
+        call_command("keys", "retire", old)

@@ -59,6 +59,7 @@ def test_it_never_sends_the_raw_numbers_in_the_edit_form(world, login):
     )
     assert resident.id_number not in html and resident.phone not in html
     assert f'placeholder="{resident.id_number_masked}"' in html
+    assert "Leave empty to keep it; type a new value to replace it." in html
     assert 'name="id_number" value=' not in html
 
 

@@ -244,7 +244,7 @@ def record_created_rows(
     `created()`. One INSERT … SELECT instead of a million Python-built rows: for a county's
     first import of residents this is the difference between about 35 s and a few.
     """
-    from grassroots.core.bulk import _indexes_to_rebuild, db_datetime
+    from grassroots.core.bulk import db_datetime, indexes_to_rebuild, insert_raw
 
     vendor = connection.vendor
     qn = connection.ops.quote_name
@@ -256,7 +256,8 @@ def record_created_rows(
         raise NotImplementedError(vendor)
     table = qn(model._meta.db_table)
     pk = qn(str(model._meta.pk.column))  # type: ignore[union-attr]
-    scratch = qn("audit_created_scratch")
+    scratch_name = "audit_created_scratch"
+    scratch = qn(scratch_name)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {scratch}")
         cursor.execute(
@@ -264,7 +265,7 @@ def record_created_rows(
             f"CREATE TEMPORARY TABLE {scratch} (k {'INTEGER' if vendor == 'sqlite' else 'bigint'}"
             " PRIMARY KEY, label text, m1 text, m2 text, m3 text)"
         )
-    count = insert_rows_raw(scratch, ("k", "label", "m1", "m2", "m3"), masked)
+    count = insert_raw(scratch_name, ("k", "label", "m1", "m2", "m3"), masked)
     pairs = []
     for key, slot in zip(masked_keys, ("m1", "m2", "m3"), strict=True):
         if key:
@@ -299,7 +300,7 @@ def record_created_rows(
         after_pk,
     ]
     # Many events into a small table: its indexes are built once afterwards (as insert_rows).
-    rebuild = _indexes_to_rebuild(Event, [()] * count)
+    rebuild = indexes_to_rebuild(Event, count)
     with transaction.atomic(), connection.cursor() as cursor:
         for name, _create in rebuild:
             cursor.execute("DROP INDEX " + qn(name))
@@ -307,18 +308,4 @@ def record_created_rows(
         for _name, create in rebuild:
             cursor.execute(create)
         cursor.execute(f"DROP TABLE {scratch}")
-    return count
-
-
-def insert_rows_raw(table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> int:
-    """executemany into a table the ORM does not know (a scratch table)."""
-    from itertools import islice
-
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-    count = 0
-    iterator = iter(rows)
-    with connection.cursor() as cursor:
-        while chunk := list(islice(iterator, 20_000)):
-            cursor.executemany(sql, chunk)
-            count += len(chunk)
     return count

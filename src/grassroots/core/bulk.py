@@ -19,7 +19,7 @@ from django.db import connection, models, transaction
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 CHUNK = 20_000
-# See _indexes_to_rebuild.
+# See indexes_to_rebuild.
 REBUILD_INDEXES_MIN_ROWS = 50_000
 
 
@@ -34,9 +34,7 @@ def _columns(model: type[models.Model], fields: Sequence[str]) -> list[str]:
     return [qn(model._meta.get_field(f).column) for f in fields]  # type: ignore[union-attr,arg-type]
 
 
-def _indexes_to_rebuild(
-    model: type[models.Model], rows: Iterable[Sequence[Any]]
-) -> list[tuple[str, str]]:
+def indexes_to_rebuild(model: type[models.Model], count: int | None) -> list[tuple[str, str]]:
     """(name, CREATE statement) of the plain indexes worth dropping for this insert (SQLite).
 
     Inserting many rows into a table with several secondary indexes is mostly random B-tree
@@ -45,14 +43,12 @@ def _indexes_to_rebuild(
     many and at least as many as the table holds. Unique indexes stay, so a duplicate still
     fails on the row that brings it.
     """
-    if connection.vendor != "sqlite" or not isinstance(rows, Sized):
-        return []
-    if len(rows) < REBUILD_INDEXES_MIN_ROWS:
+    if connection.vendor != "sqlite" or count is None or count < REBUILD_INDEXES_MIN_ROWS:
         return []
     table = model._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(table)}")
-        if cursor.fetchone()[0] > len(rows):
+        if cursor.fetchone()[0] > count:
             return []
         cursor.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s"
@@ -70,7 +66,7 @@ def insert_rows(
     columns = _columns(model, fields)
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
     count = 0
-    rebuild = _indexes_to_rebuild(model, rows)
+    rebuild = indexes_to_rebuild(model, len(rows) if isinstance(rows, Sized) else None)
     # Atomic while indexes are dropped: they are back, or nothing happened, whatever fails.
     with transaction.atomic() if rebuild else nullcontext(), connection.cursor() as cursor:
         for name, _create in rebuild:
@@ -80,6 +76,21 @@ def insert_rows(
             count += len(chunk)
         for _name, create in rebuild:
             cursor.execute(create)
+    return count
+
+
+def insert_raw(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """executemany into a table the ORM does not know (a scratch table); quoted names."""
+    qn = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)})"
+        f" VALUES ({', '.join(['%s'] * len(columns))})"
+    )
+    count = 0
+    with connection.cursor() as cursor:
+        for chunk in _chunks(rows):
+            cursor.executemany(sql, chunk)
+            count += len(chunk)
     return count
 
 

@@ -59,7 +59,13 @@ class Keyring:
     path: Path | None = None
     mtime: float = 0.0
     ciphers: dict[str, AESGCM] = field(default_factory=dict)
-    mac: Any = None  # an HMAC object keyed with hmac_key, copied for each hash
+    _tools: BulkCrypto | None = None
+
+    def tools(self) -> BulkCrypto:
+        """encrypt / digest / tail_digest under this keyring (made once)."""
+        if self._tools is None:
+            self._tools = BulkCrypto(self)
+        return self._tools
 
     def cipher(self, key_id: str) -> AESGCM:
         cipher = self.ciphers.get(key_id)
@@ -232,12 +238,7 @@ def reset() -> None:
 
 
 def encrypt(plain: str) -> str:
-    if not plain:
-        return ""
-    ring = keyring()
-    nonce = os.urandom(12)
-    sealed = ring.cipher(ring.primary).encrypt(nonce, plain.encode("utf-8"), None)
-    return f"{FORMAT}:{ring.primary}:{_b64encode(nonce + sealed)}"
+    return keyring().tools().encrypt(plain)
 
 
 def key_id_of(stored: str) -> str:
@@ -267,35 +268,26 @@ def decrypt(stored: str) -> str:
         raise DecryptionError(f"value under key {key_id} does not decrypt (corrupted?)") from exc
 
 
-def _mac(purpose: bytes, value: str) -> str:
-    ring = keyring()
-    base = ring.mac
-    if base is None:
-        base = ring.mac = hmac.new(ring.hmac_key, digestmod=hashlib.sha256)
-    mac = base.copy()
-    mac.update(purpose + b"\0" + value.encode("utf-8"))
-    return mac.hexdigest()
-
-
 def digest(value: str) -> str:
     """Keyed hash for exact lookup and uniqueness (32 hex characters; "" for "")."""
-    return _mac(b"value", value)[:32] if value else ""
+    return keyring().tools().digest(value)
 
 
 def tail_digest(tail: str) -> str:
     """Keyed hash of the last characters of an ID number, for search by the last digits."""
-    return _mac(b"tail", tail)[:16] if tail else ""
+    return keyring().tools().tail_digest(tail)
 
 
 class BulkCrypto:
-    """encrypt / digest / tail_digest bound to one keyring, for loops over many rows.
+    """encrypt / digest / tail_digest bound to one keyring.
 
-    The same results as the module functions, minus a keyring lookup per call: an import of
-    a county's million residents makes three million of these calls.
+    The module functions use the current keyring's instance; loops over many rows (an import
+    of a county's million residents makes three million calls) hold one to skip the keyring
+    lookup per call.
     """
 
-    def __init__(self) -> None:
-        ring = keyring()
+    def __init__(self, ring: Keyring | None = None) -> None:
+        ring = ring or keyring()
         self._prefix = f"{FORMAT}:{ring.primary}:"
         self._seal = ring.cipher(ring.primary).encrypt
         self._mac = hmac.new(ring.hmac_key, digestmod=hashlib.sha256)
