@@ -52,6 +52,8 @@ class User(AbstractUser):
     # sees the accounts under their own node.
     scope_code = models.CharField(_("scope"), max_length=15, blank=True, db_index=True)
     phone = EncryptedCharField(_("mobile number"), max_length=11, blank=True)
+    # For department handlers: the county department they work in (matches Category.department).
+    department = models.CharField(_("department"), max_length=100, blank=True)
 
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 

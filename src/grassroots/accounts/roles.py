@@ -34,6 +34,17 @@ _VIEW_ALL = (
     | {"registry.view_coverage"}
 )
 
+# Cases: everyone who serves an area sees its cases; what each may do is below, and at which
+# tier in ROLE_TIERS.
+_CASE_WORK = {"cases.view_case", "cases.add_case", "cases.handle_case", "cases.escalate_case"}
+_CASE_LEAD = _CASE_WORK | {
+    "cases.accept_case",
+    "cases.dispatch_case",
+    "cases.verify_case",
+    "cases.close_case",
+    "cases.view_notification",
+}
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.COUNTY_ADMIN: frozenset(
         _VIEW_ALL
@@ -43,6 +54,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("accounts", ("user", "gridassignment"), ("view", "add", "change"))
         | {"registry.import_registry", "registry.reveal_resident", "audit.view_event"}
         | _perms("cases", ("calendarday",), ("view", "add", "change", "delete"))
+        | _perms("cases", ("category",), ("view", "add", "change"))
+        | _CASE_LEAD
+        | {"cases.defer_case", "cases.merge_case"}
     ),
     Role.TOWN_OFFICIAL: frozenset(
         _VIEW_ALL
@@ -50,25 +64,52 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("territory", ("grid",), ("change",))
         | _perms("accounts", ("user", "gridassignment"), ("view",))
         | {"registry.import_registry", "registry.reveal_resident"}
+        | _CASE_LEAD
+        | {"cases.defer_case", "cases.merge_case"}
     ),
     Role.VILLAGE_SECRETARY: frozenset(
         _VIEW_ALL
         | _perms("registry", _REGISTRY, ("add", "change"))
         | _perms("accounts", ("user", "gridassignment"), ("view",))
         | {"registry.import_registry", "registry.reveal_resident"}
+        | _CASE_LEAD
     ),
     Role.GRID_WORKER: frozenset(
         _VIEW_ALL
         | _perms("registry", ("household", "resident"), ("add", "change"))
         # Grid workers call and visit the households they serve.
         | {"registry.reveal_resident"}
+        # A grid worker accepts what is reported in their grid and settles it there.
+        | _CASE_WORK
+        | {"cases.accept_case"}
     ),
-    Role.DISPATCHER: frozenset(_VIEW_ALL),
+    Role.DISPATCHER: frozenset(
+        _VIEW_ALL
+        | _CASE_LEAD
+        | {"cases.merge_case", "cases.import_hotline"}
+        | _perms("cases", ("category",), ("view",))
+    ),
     Role.DEPARTMENT_HANDLER: frozenset(
         _perms("registry", ("household", "enterprise"), ("view",))
         | _perms("territory", _TERRITORY, ("view",))
+        | {"cases.view_case", "cases.handle_case", "cases.verify_case", "cases.close_case"}
     ),
     Role.AUDITOR: frozenset(
-        _VIEW_ALL | _perms("accounts", ("user", "gridassignment"), ("view",)) | {"audit.view_event"}
+        _VIEW_ALL
+        | _perms("accounts", ("user", "gridassignment"), ("view",))
+        | {"audit.view_event", "cases.view_case"}
     ),
+}
+
+# The tiers at which each role may act on a case (accept, dispatch, handle, verify, close,
+# escalate), always within the role's territory scope. A department handler acts at county
+# tier on cases whose category names their department.
+ROLE_TIERS: dict[str, frozenset[str]] = {
+    Role.COUNTY_ADMIN: frozenset({"grid", "village", "town", "county"}),
+    Role.TOWN_OFFICIAL: frozenset({"grid", "village", "town"}),
+    Role.VILLAGE_SECRETARY: frozenset({"grid", "village"}),
+    Role.GRID_WORKER: frozenset({"grid"}),
+    Role.DISPATCHER: frozenset({"grid", "village", "town", "county"}),
+    Role.DEPARTMENT_HANDLER: frozenset({"county"}),
+    Role.AUDITOR: frozenset(),
 }
