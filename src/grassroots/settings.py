@@ -14,6 +14,13 @@ OTP_REQUIRED_ROLES  comma-separated roles that must use two-factor sign-in (defa
 VAR_DIR        where runtime files go (default: ./var in a source checkout, else ./var of cwd)
 IMPORT_MAX_BYTES  largest file an import or upload may be (default 256 MiB: a county of a
                million residents is about 80 MB of CSV)
+NOTIFICATION_BACKENDS  comma-separated: console, email, webhook (default: console)
+NOTIFICATION_WEBHOOK_URL  where the webhook backend POSTs its JSON (an SMS gateway, WeCom relay)
+NOTIFICATION_WEBHOOK_TOKEN  (or _FILE) sent as Authorization: Bearer; NOTIFICATION_WEBHOOK_SECRET
+               (or _FILE) signs each body with HMAC-SHA256 (X-Grassroots-Signature)
+NOTIFICATION_MAX_ATTEMPTS  sends of a message before it is given up (default 5)
+EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD (or _FILE), EMAIL_USE_TLS,
+DEFAULT_FROM_EMAIL  the SMTP server of the email backend
 """
 
 from __future__ import annotations
@@ -155,6 +162,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Cases: photos attached to a report or a step (JPEG, PNG, WebP, HEIC), kept under VAR_DIR/media
+# and served only through pages that check the case's scope.
+MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_URL = "/media/"
+CASE_PHOTO_MAX_BYTES = int(os.environ.get("CASE_PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
+
 # Background work (notifications, the escalation sweep) through Django's tasks API; the database
 # backend keeps the queue in the same database, and `grassroots worker` runs it.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
@@ -252,6 +265,10 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
+# Duplicate suggestions at intake (cases/duplicates.py): reports of the same category this
+# near (metres) and this close in time (days) with similar text are offered as duplicates.
+CASE_DUPLICATE_METRES = int(os.environ.get("CASE_DUPLICATE_METRES") or 200)
+CASE_DUPLICATE_DAYS = int(os.environ.get("CASE_DUPLICATE_DAYS") or 7)
 # Page size of API lists (clients may ask for up to API_MAX_PAGE_SIZE).
 API_PAGE_SIZE = 50
 API_MAX_PAGE_SIZE = 500
@@ -264,6 +281,23 @@ OTP_REQUIRED_ROLES = env_list("OTP_REQUIRED_ROLES", ["county_admin", "auditor"])
 OTP_TOTP_ISSUER = "Grassroots"
 # Keys are never shown again in the admin's TOTP device pages (superusers only).
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# Notifications (cases/notify.py): which backends tell people, and how failed sends are retried.
+NOTIFICATION_BACKENDS = env_list("NOTIFICATION_BACKENDS", ["console"])
+NOTIFICATION_WEBHOOK_URL = os.environ.get("NOTIFICATION_WEBHOOK_URL", "")
+NOTIFICATION_WEBHOOK_TOKEN = env_secret("NOTIFICATION_WEBHOOK_TOKEN") or ""
+NOTIFICATION_WEBHOOK_SECRET = env_secret("NOTIFICATION_WEBHOOK_SECRET") or ""
+NOTIFICATION_WEBHOOK_TIMEOUT = float(os.environ.get("NOTIFICATION_WEBHOOK_TIMEOUT") or 10)
+NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATION_MAX_ATTEMPTS") or 5)
+# The wait before the first retry, doubled after each failure (60 s, 2, 4, 8 minutes, ...).
+NOTIFICATION_RETRY_SECONDS = int(os.environ.get("NOTIFICATION_RETRY_SECONDS") or 60)
+EMAIL_HOST = os.environ.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT") or 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "grassroots@localhost"
 
 LOGGING = {
     "version": 1,

@@ -29,6 +29,8 @@ MASKED: dict[str, dict[str, Callable[[str], str]]] = {
     "registry.resident": {"name": mask_name, "id_number": mask_id_number, "phone": mask_phone},
     "registry.enterprise": {"contact_phone": mask_phone},
     "accounts.user": {"phone": mask_phone},
+    "cases.case": {"reporter_name": mask_name, "reporter_phone": mask_phone},
+    "cases.mediationparty": {"name": mask_name, "phone": mask_phone},
 }
 # Never recorded, not even masked.
 EXCLUDED = {"password", "last_login", "digest"}

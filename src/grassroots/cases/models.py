@@ -234,6 +234,8 @@ class Case(models.Model):
     # A deadline of this case passed (the sweep escalated it): it can no longer close on time.
     missed_deadline = models.BooleanField(_("missed a deadline"), default=False)
     deferred = models.BooleanField(_("deadline extended"), default=False)
+    # When the county tier's deadline passed too (nothing above to escalate to).
+    overdue_at = models.DateTimeField(_("overdue since"), null=True, blank=True)
     escalations = models.PositiveSmallIntegerField(_("escalations"), default=0)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -265,8 +267,11 @@ class Case(models.Model):
     rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
     rating_comment = models.TextField(_("rating comment"), blank=True)
     rated_at = models.DateTimeField(_("rated at"), null=True, blank=True)
-    # Hours spent at each tier, filled in at closure (for the per-tier handling time).
-    hours_by_tier = models.JSONField(_("hours per tier"), default=dict, blank=True)
+    # Clock hours the case spent being worked on at each tier (for the per-tier handling time).
+    hours_grid = models.FloatField(default=0, editable=False)
+    hours_village = models.FloatField(default=0, editable=False)
+    hours_town = models.FloatField(default=0, editable=False)
+    hours_county = models.FloatField(default=0, editable=False)
     # Optimistic lock: every write bumps it, and a write that read an older one is refused.
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
