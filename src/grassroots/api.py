@@ -19,6 +19,7 @@ from ninja.security import HttpBearer, SessionAuth
 from grassroots.accounts.api import router as accounts_router
 from grassroots.accounts.models import ApiToken, User
 from grassroots.audit.api import router as audit_router
+from grassroots.cases.api import router as cases_router
 from grassroots.core.uploads import UploadTooLarge
 from grassroots.registry.api import router as registry_router
 from grassroots.registry.api_imports import router as imports_router
@@ -160,3 +161,6 @@ api.add_router("/", registry_router)
 api.add_router("/", imports_router)
 api.add_router("/", accounts_router)
 api.add_router("/", audit_router)
+api.add_router("/", "grassroots.cases.api_kinds.router")
+api.add_router("/", cases_router)
+api.add_router("/", "grassroots.cases.api_notifications.router")

@@ -25,7 +25,7 @@ from grassroots.accounts.roles import ROLE_TIERS, Role
 from grassroots.audit import services as audit
 from grassroots.core.crypto import digest
 from grassroots.core.scoping import Scope
-from grassroots.core.text import clean_text, compact
+from grassroots.core.text import clean_prose, clean_text, compact
 from grassroots.core.validators import validate_mobile
 from grassroots.territory.models import Grid, Unit
 
@@ -67,9 +67,13 @@ class CaseInputError(ValidationError):
 
 
 class TransitionRefused(Exception):
-    def __init__(self, message: str) -> None:
+    """A step refused; `status` is 403 when the actor may not do it, 409 when the case's state
+    does not allow it (stage, tier, someone else's change)."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
         super().__init__(message)
         self.message = message
+        self.status = status
 
 
 # --- Intake ----------------------------------------------------------------------------------
@@ -198,7 +202,7 @@ def validate_report(
             )
     cleaned["category"] = cat
 
-    text = clean_text(description)
+    text = clean_prose(description)
     if len(text) < 4:
         errors["description"] = _("Describe the matter in at least 4 characters")
     elif len(text) > 4000:
@@ -518,15 +522,18 @@ def may_act_at(user: User, case: Case) -> bool:
 
 def _check(user: User | None, case: Case, perm: str, what: str) -> None:
     if user is None:
-        raise TransitionRefused(_("Only staff may %(what)s a case") % {"what": what})
+        raise TransitionRefused(_("Only staff may do this: a case %(what)s") % {"what": what}, 403)
     if not Scope.for_user(user).contains(case.scope_code):
-        raise TransitionRefused(_("This case lies outside your area"))
+        raise TransitionRefused(_("This case lies outside your area"), 403)
     if not user.has_perm(perm):
-        raise TransitionRefused(_("Your role may not %(what)s a case") % {"what": what})
+        raise TransitionRefused(
+            _("Your role may not do this: a case %(what)s") % {"what": what}, 403
+        )
     if not may_act_at(user, case):
         raise TransitionRefused(
             _("This case is at the %(tier)s tier, where you do not act")
-            % {"tier": Tier(case.tier).label}
+            % {"tier": Tier(case.tier).label},
+            403,
         )
 
 
@@ -604,7 +611,7 @@ def _transition(
     after: Callable[[Case], None] | None = None,
 ) -> Case:
     now = now or timezone.now()
-    note = clean_text(note)
+    note = clean_prose(note)[:4000]
     if note_required and len(note) < 2:
         raise TransitionRefused(_("Add a note saying what was done or why"))
     checked = check_photos(photos) if photos else []
@@ -646,7 +653,7 @@ def case_accept(case: Case | int, *, actor: User, note: str = "", **kw: Any) -> 
         actor=actor,
         action=CaseEvent.Action.ACCEPT,
         allowed_from=[Stage.REPORTED],
-        what=_("accept"),
+        what=_("accepted"),
         perm="cases.accept_case",
         change=change,
         note=note,
@@ -677,7 +684,7 @@ def case_reject(case: Case | int, *, actor: User, reason: str, note: str = "", *
         actor=actor,
         action=CaseEvent.Action.REJECT,
         allowed_from=[Stage.REPORTED],
-        what=_("reject"),
+        what=_("rejected"),
         perm="cases.accept_case",
         change=change,
         note=note,
@@ -704,7 +711,7 @@ def case_dispatch(
         actor=actor,
         action=CaseEvent.Action.DISPATCH,
         allowed_from=_WORKING,
-        what=_("dispatch"),
+        what=_("dispatched"),
         perm="cases.dispatch_case",
         change=change,
         note=note,
@@ -1000,7 +1007,7 @@ def case_rate(
     """The reporter's rating (actor None), or staff recording it from a call-back."""
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise TransitionRefused(_("rating must be a whole number from 1 to 5"))
-    comment = clean_text(comment)[:1000]
+    comment = clean_prose(comment)[:1000]
 
     def change(c: Case, now: datetime.datetime) -> None:
         c.stage = Stage.RATED

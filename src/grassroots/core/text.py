@@ -66,6 +66,16 @@ def clean_text(value: object) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+def clean_prose(value: object) -> str:
+    """Free text (a description, a note): control characters dropped, line breaks kept,
+    Chinese full-width punctuation kept as written (NFKC would turn "，" into ",")."""
+    if value is None:
+        return ""
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROL)
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
 def compact(value: object) -> str:
     """clean_text with every space removed: for codes and numbers."""
     text = clean_text(value).replace(" ", "")
