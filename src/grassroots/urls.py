@@ -15,6 +15,7 @@ def api_not_found(request: HttpRequest, rest: str) -> JsonResponse:
 urlpatterns = [
     path("api/v1/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
+    path("open311/v2/", include("grassroots.cases.open311.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("account/", include("grassroots.accounts.urls")),
     path("", registry_views.home, name="home"),
