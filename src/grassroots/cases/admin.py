@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from . import admin_notifications  # noqa: F401  (registers Notification)
 from .models import CalendarDay
 
 
