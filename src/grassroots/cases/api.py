@@ -14,7 +14,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Field, File, Form, Query, Router, Schema
+from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from pydantic import field_validator
@@ -254,7 +254,7 @@ def _channel_for(user: User, given: str | None) -> str:
     tags=["cases"],
     summary="Report a case (staff)",
 )
-def report_case(request: HttpRequest, body: CaseIn) -> tuple[int, dict[str, Any]]:
+def report_case(request: HttpRequest, body: CaseIn) -> Status:
     """A grid worker's report, a dispatcher's hotline entry, or any staff intake."""
     from grassroots.registry.models import Household
 
@@ -285,13 +285,11 @@ def report_case(request: HttpRequest, body: CaseIn) -> tuple[int, dict[str, Any]
     if not Scope.for_user(user).contains(case.scope_code):
         # Reported where the reporter does not work (a point in another town): the case stands
         # and goes to that grid; the answer says where, not what.
-        return 201, {
-            **case_out(case),
-            "timeline": [],
-            "allowed_actions": [],
-            "possible_duplicates": [],
-        }
-    return 201, _detail(case, user)
+        return Status(
+            201,
+            {**case_out(case), "timeline": [], "allowed_actions": [], "possible_duplicates": []},
+        )
+    return Status(201, _detail(case, user))
 
 
 def _unit_above_ok(user: User, unit: str) -> bool:
@@ -436,7 +434,8 @@ def act_on_case(
     """accept, reject, dispatch, start, progress, handle, verify, send_back, close, escalate,
     defer, merge, rate, reopen or note. A step you may not take answers 403 with the reason;
     a step the case's state does not allow (or a concurrent change) answers 409."""
-    user = require_perm(request, "cases.view_case")
+    step_perm = services.ACTIONS[action][1] if action in services.ACTIONS else None
+    user = require_perm(request, "cases.view_case", step_perm or "cases.handle_case")
     case = _get(user, tracking_code)
     try:
         case = _run_action(user, case, action, body.dict(), [])
@@ -482,7 +481,7 @@ class CategoryOut(Schema):
 
 @router.get(
     "/case-categories",
-    response=responses(list[CategoryOut]),
+    response={200: list[CategoryOut]},
     operation_id="listCaseCategories",
     tags=["cases"],
     summary="List case categories with their time limits",
@@ -580,7 +579,7 @@ def public_out(case: Case) -> dict[str, Any]:
     summary="Submit a request (no account)",
     auth=None,
 )
-def submit_public_case(request: HttpRequest, body: PublicCaseIn) -> tuple[int, dict[str, Any]]:
+def submit_public_case(request: HttpRequest, body: PublicCaseIn) -> Status:
     """A resident's or enterprise's request. Keep the tracking code: with your phone number it
     opens the case again."""
     data = body.dict()
@@ -598,7 +597,7 @@ def submit_public_case(request: HttpRequest, body: PublicCaseIn) -> tuple[int, d
         reporter_name=data["reporter_name"],
         reporter_phone=data["reporter_phone"],
     )
-    return 201, public_out(case)
+    return Status(201, public_out(case))
 
 
 def _reporter_case(data: dict[str, Any]) -> Case:

@@ -1,0 +1,226 @@
+"""The cases API: staff intake and steps, lists, indicators, and the public portal."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from grassroots.accounts.models import ApiToken
+from grassroots.cases import services as s
+from grassroots.cases.models import Case, Stage
+from tests.cases.conftest import centre
+
+API = "/api/v1"
+PHONE = "13912345678"
+
+
+@pytest.fixture
+def call(client: Any, world: Any) -> Any:
+    tokens = {name: ApiToken.issue(user)[1] for name, user in world.users.items()}
+
+    def make(persona: str | None, method: str, path: str, payload: Any = None) -> Any:
+        headers = {"Accept-Language": "en"}
+        if persona:
+            headers["Authorization"] = f"Bearer {tokens[persona]}"
+        if method == "GET":
+            return client.get(API + path, payload or {}, headers=headers)
+        return client.post(
+            API + path, json.dumps(payload or {}), content_type="application/json", headers=headers
+        )
+
+    return make
+
+
+def _submit(call: Any, world: Any, **more: Any) -> Any:
+    lon, lat = centre(world.grid_a11)
+    payload = {
+        "category": "environment",
+        "description": "小区门口污水外溢",
+        "lon": lon,
+        "lat": lat,
+        "reporter_phone": PHONE,
+        **more,
+    }
+    return call(None, "POST", "/public/cases", payload)
+
+
+def test_a_resident_submits_and_follows_a_request(call: Any, world: Any) -> None:
+    response = _submit(call, world)
+    assert response.status_code == 201, response.content
+    data = response.json()
+    code = data["tracking_code"]
+    assert data["status"] == "open" and data["stage"] == "reported"
+    assert data["timeline"][0]["action"] == "report"
+    found = call(
+        None, "POST", "/public/cases/lookup", {"tracking_code": code.lower(), "phone": PHONE}
+    )
+    assert found.status_code == 200 and found.json()["tracking_code"] == code
+    wrong = call(
+        None, "POST", "/public/cases/lookup", {"tracking_code": code, "phone": "13900000000"}
+    )
+    assert wrong.status_code == 404
+    assert wrong.json() == {"detail": "No case with this tracking code and phone number"}
+    assert PHONE not in found.content.decode()
+
+
+def test_the_portal_names_bad_fields(call: Any, world: Any) -> None:
+    response = _submit(call, world, category="nosuch", reporter_phone="")
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "reporter_phone", "reason": "a phone number is needed to follow the case"}
+    ]
+    response = _submit(call, world, category="nosuch")
+    assert response.status_code == 422
+    assert {"field": "category", "reason": "Unknown category nosuch"} in response.json()["errors"]
+    assert not Case.objects.exists()
+
+
+def test_a_grid_worker_takes_a_case_through_the_api(call: Any, world: Any) -> None:
+    code = _submit(call, world).json()["tracking_code"]
+    listed = call(
+        "worker", "GET", "/cases", {"grid": world.grid_a11.code, "open": "true", "sort": "due"}
+    )
+    assert [c["tracking_code"] for c in listed.json()["items"]] == [code]
+    assert listed.json()["items"][0]["reporter_phone"] == "139****5678"
+    detail = call("worker", "GET", f"/cases/{code}").json()
+    assert detail["allowed_actions"] == ["accept", "reject", "escalate"]
+    for action, payload in (("accept", {}), ("start", {}), ("handle", {"note": "已疏通"})):
+        response = call("worker", "POST", f"/cases/{code}/actions/{action}", payload)
+        assert response.status_code == 200, (action, response.content)
+    assert response.json()["stage"] == "handled"
+    refused = call("worker", "POST", f"/cases/{code}/actions/verify", {})
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "Your role lacks the permission cases.verify_case"}
+    own = call("secretary", "POST", f"/cases/{code}/actions/close", {})
+    assert own.status_code == 409
+    assert own.json() == {"detail": "A case that is handled cannot be closed"}
+    stale = call("secretary", "POST", f"/cases/{code}/actions/verify", {"expected_version": 1})
+    assert stale.status_code == 409
+    assert "Someone else changed this case" in stale.json()["detail"]
+
+
+def test_the_reporter_rates_and_rejects_through_the_portal(call: Any, world: Any) -> None:
+    code = _submit(call, world).json()["tracking_code"]
+    case = Case.objects.get(tracking_code=code)
+    u = world.users
+    case = s.case_start(s.case_accept(case, actor=u["worker"]), actor=u["worker"])
+    case = s.case_handle(case, actor=u["worker"], note="已处理")
+    s.case_close(s.case_verify(case, actor=u["secretary"]), actor=u["secretary"])
+    rated = call(
+        None,
+        "POST",
+        "/public/cases/rating",
+        {"tracking_code": code, "phone": PHONE, "rating": 2, "comment": "一般"},
+    )
+    assert rated.status_code == 200 and rated.json()["rating"] == 2
+    assert rated.json()["can_reject"] is True
+    again = call(
+        None, "POST", "/public/cases/rating", {"tracking_code": code, "phone": PHONE, "rating": 5}
+    )
+    assert again.status_code == 409
+    rejected = call(
+        None,
+        "POST",
+        "/public/cases/reject",
+        {"tracking_code": code, "phone": PHONE, "reason": "又堵了"},
+    )
+    assert rejected.status_code == 200 and rejected.json()["status"] == "open"
+    assert Case.objects.get(tracking_code=code).reworks == 1
+
+
+def test_an_outsider_sees_no_case_of_another_town(call: Any, world: Any) -> None:
+    code = _submit(call, world).json()["tracking_code"]
+    assert call("outsider", "GET", f"/cases/{code}").status_code == 404
+    assert call("outsider", "GET", "/cases").json()["count"] == 0
+    response = call("outsider", "POST", f"/cases/{code}/actions/accept", {})
+    assert response.status_code == 404
+
+
+def test_it_adds_photos_only_in_scope(
+    client: Any, call: Any, world: Any, settings: Any, tmp_path: Any
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    code = _submit(call, world).json()["tracking_code"]
+    case = Case.objects.get(tracking_code=code)
+    s.case_start(s.case_accept(case, actor=world.users["worker"]), actor=world.users["worker"])
+
+    def post(persona: str) -> Any:
+        token = ApiToken.issue(world.users[persona])[1]
+        photo = SimpleUploadedFile("p.jpg", b"\xff\xd8\xff\xe0" + b"0" * 100, "image/jpeg")
+        return client.post(
+            f"{API}/cases/{code}/photos",
+            {"note": "现场照片", "photos": [photo]},
+            headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"},
+        )
+
+    assert post("outsider").status_code == 404
+    response = post("worker")
+    assert response.status_code == 200, response.content
+    assert response.json()["timeline"][-1]["action"] == "progress"
+    assert len(response.json()["timeline"][-1]["photos"]) == 1
+
+
+def test_staff_report_cases_with_their_channel(call: Any, world: Any) -> None:
+    lon, lat = centre(world.grid_a11)
+    response = call(
+        "worker",
+        "POST",
+        "/cases",
+        {"category": "safety", "description": "电线裸露", "lon": lon, "lat": lat, "urgent": True},
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["channel"] == "grid_worker" and response.json()["urgent"] is True
+    response = call(
+        "dispatcher",
+        "POST",
+        "/cases",
+        {
+            "category": "policy",
+            "description": "咨询养老保险",
+            "unit": "350426100",
+            "reporter_phone": "13800001111",
+        },
+    )
+    assert response.status_code == 201 and response.json()["channel"] == "hotline"
+    assert response.json()["tier"] == "town"
+    refused = call(
+        "auditor",
+        "POST",
+        "/cases",
+        {"category": "policy", "description": "咨询政策", "unit": "350426100"},
+    )
+    assert refused.status_code == 403
+
+
+def test_the_indicators_stay_inside_the_callers_scope(call: Any, world: Any) -> None:
+    _submit(call, world)
+    mine = call("official", "GET", "/cases/stats", {"scope": "350426"}).json()
+    assert mine["cases_total"] == 1
+    other = call("outsider", "GET", "/cases/stats", {"scope": "350426"}).json()
+    assert other["cases_total"] == 0
+    bad = call("official", "GET", "/cases/stats", {"scope": "12"})
+    assert bad.status_code == 422
+    since = datetime.date.today().isoformat()
+    assert call("official", "GET", "/cases/stats", {"since": since}).json()["cases_total"] == 1
+
+
+def test_the_categories_are_public(call: Any, world: Any) -> None:
+    data = call(None, "GET", "/case-categories").json()
+    codes = [c["code"] for c in data]
+    assert codes == [
+        "policy",
+        "assistance",
+        "environment",
+        "dispute",
+        "safety",
+        "facilities",
+        "enterprise",
+        "other",
+    ]
+    safety = data[4]
+    assert safety["name"] == "安全隐患" and safety["urgent_hours"]["grid"] == 2
+    assert Stage.REPORTED == "reported"
