@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,17 @@ from django.utils.translation import gettext as _
 from grassroots.audit import services as audit
 from grassroots.core.bulk import db_date, db_datetime, insert_rows, update_rows, without_gc
 from grassroots.core.crypto import BulkCrypto
+from grassroots.core.imports import (
+    Column,
+    ImportResult,
+    Problem,
+    match_columns,
+    open_table,
+    parse_float,
+    source_path,
+)
 from grassroots.core.scoping import Scope
-from grassroots.core.tables import Table, read_table, write_table
+from grassroots.core.tables import Table
 from grassroots.core.text import clean_text, compact, name_key, name_pinyin
 from grassroots.core.validators import (
     mask_id_number,
@@ -40,95 +48,6 @@ from grassroots.territory.models import Grid, Unit
 from .models import Household, Resident, Tag, join_tags
 
 TAG_SPLIT = re.compile(r"[;；]")
-
-
-@dataclass(frozen=True)
-class Problem:
-    row: int
-    column: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"row {self.row}: {self.column}: {self.reason}"
-
-
-@dataclass
-class ImportResult:
-    kind: str
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    dry_run: bool = False
-    encoding: str | None = None
-    problems: list[Problem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    headers: list[str] = field(default_factory=list)
-    # Offending rows as read, for the --errors file: row number -> cells.
-    bad_rows: dict[int, list[str]] = field(default_factory=dict)
-    source_path: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def write_errors(self, path: str | Path) -> None:
-        reasons: dict[int, list[str]] = {}
-        for p in self.problems:
-            reasons.setdefault(p.row, []).append(f"{p.column}: {p.reason}")
-        missing = set(reasons) - set(self.bad_rows) - {1}
-        if missing and self.source_path:
-            # Problems found after the row pass (placement, registry lookups): read those rows again.
-            for number, cells in read_table(self.source_path).rows:
-                if number in missing:
-                    self.bad_rows[number] = cells
-        rows = [
-            [number, *self.bad_rows.get(number, []), "; ".join(reasons[number])]
-            for number in sorted(reasons)
-        ]
-        write_table(path, [_("row"), *self.headers, _("reason")], rows)
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    labels: tuple[str, ...]  # accepted headers; the first is the Chinese one
-    required: bool = False
-
-
-def _match_columns(
-    table: Table, columns: tuple[Column, ...], result: ImportResult
-) -> dict[str, tuple[int, str]]:
-    """key -> (cell index, header as written). Missing required columns become problems."""
-    lookup = {}
-    for column in columns:
-        for label in column.labels:
-            lookup[label.lower()] = column.key
-    found: dict[str, tuple[int, str]] = {}
-    for index, header in enumerate(table.headers):
-        key = lookup.get(header.lower().replace(" ", ""))
-        if key is None:
-            if header:
-                result.warnings.append(
-                    _("column %(h)s is not known and is ignored") % {"h": header}
-                )
-            continue
-        if key in found:
-            result.problems.append(
-                Problem(
-                    1,
-                    header,
-                    _("the same column appears twice (also %(h)s)") % {"h": found[key][1]},
-                )
-            )
-            continue
-        found[key] = (index, header)
-    for column in columns:
-        if column.required and column.key not in found:
-            result.problems.append(
-                Problem(1, f"{column.labels[0]} ({column.labels[1]})", _("column is missing"))
-            )
-    return found
 
 
 def _tag_vocabulary() -> dict[str, str]:
@@ -159,24 +78,6 @@ def _parse_tags(
         value = (join_tags([vocabulary[n] for n in names]), None)
     cache[raw] = value
     return value
-
-
-def _parse_float(raw: str, low: float, high: float, what: str) -> tuple[float | None, str | None]:
-    text = compact(raw)
-    if not text:
-        return None, None
-    try:
-        value = float(text)
-    except ValueError:
-        return None, _("%(what)s %(v)s is not a number") % {"what": what, "v": raw}
-    if not (low <= value <= high):
-        return None, _("%(what)s %(v)s is outside %(low)s to %(high)s") % {
-            "what": what,
-            "v": raw,
-            "low": low,
-            "high": high,
-        }
-    return value, None
 
 
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y年%m月%d日")
@@ -298,14 +199,6 @@ def default_unit(code: str | None, scope: Scope) -> Unit | None:
     return None
 
 
-def _open(path_or_table: str | Path | Table) -> Table:
-    return path_or_table if isinstance(path_or_table, Table) else read_table(path_or_table)
-
-
-def _source(path_or_table: str | Path | Table) -> str | None:
-    return None if isinstance(path_or_table, Table) else str(path_or_table)
-
-
 # ---------------------------------------------------------------------------------------------
 # Households
 
@@ -344,15 +237,15 @@ def import_households(
 ) -> ImportResult:
     """Check and upsert households by code. See the module docstring for the rules."""
     scope = scope or Scope.everything()
-    table = _open(source)
+    table = open_table(source)
     result = ImportResult(
         "households",
         dry_run=dry_run,
         encoding=table.encoding,
         headers=table.headers,
-        source_path=_source(source),
+        source_path=source_path(source),
     )
-    cols = _match_columns(table, HOUSEHOLD_COLUMNS, result)
+    cols = match_columns(table, HOUSEHOLD_COLUMNS, result)
     if result.problems:
         return result
     if ("lon" in cols) != ("lat" in cols):
@@ -405,10 +298,10 @@ def import_households(
                     problem(key, _("longer than 20 characters"))
                 row[key] = value
         if "lon" in index:
-            lon, error = _parse_float(cells[index["lon"]], -180, 180, longitude_label)
+            lon, error = parse_float(cells[index["lon"]], -180, 180, longitude_label)
             if error:
                 problem("lon", error)
-            lat, error = _parse_float(cells[index["lat"]], -90, 90, latitude_label)
+            lat, error = parse_float(cells[index["lat"]], -90, 90, latitude_label)
             if error:
                 problem("lat", error)
             if (lon is None) != (lat is None) and len(result.problems) == before:
@@ -710,15 +603,15 @@ def import_residents(
 ) -> ImportResult:
     """Check and upsert residents by ID number. See the module docstring for the rules."""
     scope = scope or Scope.everything()
-    table = _open(source)
+    table = open_table(source)
     result = ImportResult(
         "residents",
         dry_run=dry_run,
         encoding=table.encoding,
         headers=table.headers,
-        source_path=_source(source),
+        source_path=source_path(source),
     )
-    cols = _match_columns(table, RESIDENT_COLUMNS, result)
+    cols = match_columns(table, RESIDENT_COLUMNS, result)
     if result.problems:
         return result
     header = {key: label for key, (_i, label) in cols.items()}

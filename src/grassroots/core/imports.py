@@ -1,0 +1,135 @@
+"""What every spreadsheet import shares: columns known by several headers, problems named by
+row and column, the result an importer answers, and a few cell parsers.
+
+The rules (grassroots.registry.imports and grassroots.cases.imports follow them): every row is
+read and checked first; if any row has a problem nothing is written, and each problem is
+reported as `row N: <column as written>: <reason>`; a valid file is written in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.utils.translation import gettext as _
+
+from .tables import Table, read_table, write_table
+from .text import compact
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.column}: {self.reason}"
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    dry_run: bool = False
+    encoding: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
+    # Offending rows as read, for the --errors file: row number -> cells.
+    bad_rows: dict[int, list[str]] = field(default_factory=dict)
+    source_path: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def write_errors(self, path: str | Path) -> None:
+        reasons: dict[int, list[str]] = {}
+        for p in self.problems:
+            reasons.setdefault(p.row, []).append(f"{p.column}: {p.reason}")
+        missing = set(reasons) - set(self.bad_rows) - {1}
+        if missing and self.source_path:
+            # Problems found after the row pass (placement, registry lookups): read those rows again.
+            for number, cells in read_table(self.source_path).rows:
+                if number in missing:
+                    self.bad_rows[number] = cells
+        rows = [
+            [number, *self.bad_rows.get(number, []), "; ".join(reasons[number])]
+            for number in sorted(reasons)
+        ]
+        write_table(path, [_("row"), *self.headers, _("reason")], rows)
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    labels: tuple[str, ...]  # accepted headers; the first is the Chinese one
+    required: bool = False
+
+
+def match_columns(
+    table: Table, columns: tuple[Column, ...], result: ImportResult
+) -> dict[str, tuple[int, str]]:
+    """key -> (cell index, header as written). Missing required columns become problems."""
+    lookup = {}
+    for column in columns:
+        for label in column.labels:
+            lookup[label.lower()] = column.key
+    found: dict[str, tuple[int, str]] = {}
+    for index, header in enumerate(table.headers):
+        key = lookup.get(header.lower().replace(" ", ""))
+        if key is None:
+            if header:
+                result.warnings.append(
+                    _("column %(h)s is not known and is ignored") % {"h": header}
+                )
+            continue
+        if key in found:
+            result.problems.append(
+                Problem(
+                    1,
+                    header,
+                    _("the same column appears twice (also %(h)s)") % {"h": found[key][1]},
+                )
+            )
+            continue
+        found[key] = (index, header)
+    for column in columns:
+        if column.required and column.key not in found:
+            result.problems.append(
+                Problem(1, f"{column.labels[0]} ({column.labels[1]})", _("column is missing"))
+            )
+    return found
+
+
+def parse_float(raw: str, low: float, high: float, what: str) -> tuple[float | None, str | None]:
+    """A number between low and high from a cell (None when empty), or the reason it is not."""
+    text = compact(raw)
+    if not text:
+        return None, None
+    try:
+        value = float(text)
+    except ValueError:
+        return None, _("%(what)s %(v)s is not a number") % {"what": what, "v": raw}
+    if not (low <= value <= high):
+        return None, _("%(what)s %(v)s is outside %(low)s to %(high)s") % {
+            "what": what,
+            "v": raw,
+            "low": low,
+            "high": high,
+        }
+    return value, None
+
+
+def open_table(path_or_table: str | Path | Table) -> Table:
+    """A table already read (tests, the demo loader) or the file at that path."""
+    return path_or_table if isinstance(path_or_table, Table) else read_table(path_or_table)
+
+
+def source_path(path_or_table: str | Path | Table) -> str | None:
+    """The file's path, for messages and for reading offending rows again; None for a table."""
+    return None if isinstance(path_or_table, Table) else str(path_or_table)
