@@ -22,6 +22,8 @@ OPERATIONS = {
     ("/api/v1/audit/events", "listAuditEvents"),
     ("/api/v1/audit/events/{event_id}", "getAuditEvent"),
     ("/api/v1/me", "getMe"),
+    ("/api/v1/notifications", "listNotifications"),
+    ("/api/v1/notifications/{notification_id}/retry", "retryNotification"),
 }
 
 

@@ -23,6 +23,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from grassroots.audit import services as audit
 from grassroots.audit.models import Event
 from grassroots.audit.selectors import visible_events
+from grassroots.cases.models import Notification
 from grassroots.core.scoping import Scope
 from grassroots.registry.models import Enterprise, Household, Resident
 from grassroots.territory.models import Grid, Unit
@@ -70,6 +71,8 @@ TARGETS = {
     ),
     "getEnterprise": Target(Enterprise, "enterprise_id", ("registry.view_enterprise",)),
     "getAuditEvent": Target(Event, "event_id", ("audit.view_event",), visible=visible_events),
+    # Notifications: `elsewhere` writes a failed one there and one in town A.
+    "retryNotification": Target(Notification, "notification_id", ("cases.view_notification",)),
 }
 # Path parameters that name no scoped row, and where their scope rule is tested instead.
 NOT_OBJECTS = {
@@ -118,6 +121,7 @@ PLAIN_PARAMETERS = {
     "until",
     "action",
     "channel",
+    "status",
 }
 
 
@@ -139,6 +143,17 @@ def elsewhere(world: Any, enterprises: Any) -> dict[str, Any]:
             object_id=obj.pk,
             object_repr=str(obj.pk),
             scope_code=obj.scope_code,
+        )
+    # A failed notification there and one in town A (which the retry must accept).
+    for code in (grid.code, world.grid_a11.code):
+        Notification.objects.create(
+            recipient=world.users["worker"],
+            scope_code=code,
+            backend="console",
+            address="worker",
+            subject="s",
+            body="b",
+            status=Notification.Status.FAILED,
         )
     # One event inside town A, for the requests that must succeed.
     inside = world.households["HA11-1"]
