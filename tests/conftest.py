@@ -101,3 +101,26 @@ def english(request: Any) -> Any:
         return
     with translation.override("en"):
         yield
+
+
+@pytest.fixture(autouse=True)
+def default_categories(request: Any) -> None:
+    """The case categories a data migration fills: the flush after a transactional test
+    removes them, so each test that uses the database gets them back when they are missing."""
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if marker is None and not names & {"db", "transactional_db", "live_server"}:
+        return
+    transactional = (
+        "transactional_db" in names
+        or "live_server" in names
+        or (marker is not None and marker.kwargs.get("transaction", False))
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("grassroots.cases.migrations.0003_fill_default_categories").fill(
+        apps, None
+    )

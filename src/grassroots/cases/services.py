@@ -550,7 +550,9 @@ class _Step:
     def __init__(self, case: Case | int, expected_version: int | None) -> None:
         pk = case.pk if isinstance(case, Case) else case
         self.case = (
-            Case.objects.select_for_update().select_related("category", "assignee").get(pk=pk)
+            Case.objects.select_for_update(of=("self",))
+            .select_related("category", "assignee")
+            .get(pk=pk)
         )
         if expected_version is not None and self.case.version != expected_version:
             raise TransitionRefused(
@@ -610,13 +612,14 @@ def _transition(
     data: dict[str, Any] | None = None,
     after: Callable[[Case], None] | None = None,
 ) -> Case:
-    now = now or timezone.now()
     note = clean_prose(note)[:4000]
     if note_required and len(note) < 2:
         raise TransitionRefused(_("Add a note saying what was done or why"))
     checked = check_photos(photos) if photos else []
     with transaction.atomic():
         step = _Step(case, expected_version)
+        # After the lock: steps that waited for one another are stamped in the order they ran.
+        now = now or timezone.now()
         if step.case.stage not in allowed_from:
             raise _refuse_stage(step.case, what)
         if perm is not None:
