@@ -366,3 +366,16 @@ def test_it_lists_the_steps_a_user_may_take(world: Any, report: Any) -> None:
     assert "merge" in s.allowed_actions(case, u["dispatcher"])
     assert s.allowed_actions(case, u["auditor"]) == []
     assert s.allowed_actions(case, u["outsider"]) == []
+
+
+def test_the_demo_takes_cases_through_every_stage(world: Any) -> None:
+    from grassroots.cases import stats
+    from grassroots.demo.cases import load_cases
+
+    assert load_cases(60, seed=3) == 60
+    stages = set(Case.objects.values_list("stage", flat=True))
+    assert {"reported", "closed", "rated"} <= stages
+    assert CaseEvent.objects.filter(action="handle").exists()
+    kept = stats.indicators("350426")
+    stats.rebuild_buckets()
+    assert stats.indicators("350426") == kept

@@ -26,6 +26,7 @@ from grassroots.accounts.models import GridAssignment, User
 from grassroots.accounts.roles import Role
 from grassroots.accounts.services import user_create
 from grassroots.audit import services as audit
+from grassroots.cases.models import Case, CaseStatBucket
 from grassroots.core.scoping import Scope
 from grassroots.core.tables import Table
 from grassroots.registry.imports import (
@@ -84,7 +85,11 @@ def wipe() -> None:
     try:
         with transaction.atomic():
             # One audit event per kind of row: a demo county is not worth a million events.
+            # Cases first: they refer to grids, units and households.
+            Case.objects.filter(merged_into__isnull=False).update(merged_into=None)
+            CaseStatBucket.objects.all().delete()
             for model, rows in (
+                (Case, Case.objects.all()),
                 (Resident, Resident.objects.all()),
                 (Enterprise, Enterprise.objects.all()),
                 (Household, Household.objects.all()),

@@ -32,6 +32,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--seed", type=int, default=DEFAULT_SEED, help=f"default {DEFAULT_SEED}"
         )
+        parser.add_argument(
+            "--cases",
+            type=int,
+            default=None,
+            metavar="N",
+            help="requests to report and take through the workflow (default: one per 10 "
+            "households, at most 500)",
+        )
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument(
             "--force",
@@ -82,6 +90,17 @@ class Command(BaseCommand):
         self.stdout.write(f"Done in {time.perf_counter() - start:.1f} s (imports: {steps}).")
         self.stdout.write(
             "Database: " + ", ".join(f"{n} {kind}" for kind, n in report.counts.items())
+        )
+        from grassroots.demo.cases import load_cases
+
+        cases = options["cases"] if options["cases"] is not None else min(500, households // 10)
+        if cases < 0:
+            raise CommandError("--cases cannot be negative")
+        start = time.perf_counter()
+        made = load_cases(cases, seed=seed)
+        self.stdout.write(
+            f"Reported {made} cases and took them through the workflow in "
+            f"{time.perf_counter() - start:.1f} s."
         )
         defects = county.defects
         self.stdout.write(
