@@ -158,6 +158,8 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 api.add_router("/", territory_router)
 api.add_router("/", registry_router)
+# Before the registry's /imports/{kind}: the first pattern that matches the path answers.
+api.add_router("/", "grassroots.cases.api_imports.router")
 api.add_router("/", imports_router)
 api.add_router("/", accounts_router)
 api.add_router("/", audit_router)

@@ -8,6 +8,8 @@ once it passes IMPORT_MAX_BYTES (core/uploads.py), before it is read whole.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -80,6 +82,26 @@ def _file_name(upload: UploadedFile) -> str:
     return path.stem[:100] + path.suffix[:10]
 
 
+@contextmanager
+def saved_upload(upload: UploadedFile) -> Iterator[Path]:
+    """The upload written to a temporary folder under its own name (the importers read files by
+    path and name them in their messages); 413 if it is larger than the import limit."""
+    limit = settings.IMPORT_MAX_BYTES
+    if upload.size is not None and upload.size > limit:
+        # Normally stopped while uploading (core/uploads.py); this covers other upload handlers.
+        raise HttpError(
+            413,
+            _("The upload is larger than the import limit of %(limit)s (IMPORT_MAX_BYTES)")
+            % {"limit": format_size(limit)},
+        )
+    with tempfile.TemporaryDirectory(prefix="grassroots-import-") as folder:
+        path = Path(folder) / _file_name(upload)
+        with path.open("wb") as out:
+            for chunk in upload.chunks():
+                out.write(chunk)
+        yield path
+
+
 def import_out(result: ImportResult, name: str) -> dict[str, Any]:
     return {
         "kind": result.kind,
@@ -116,21 +138,7 @@ def import_registry(
     `grassroots import` (see the README). The answer lists every problem by row and column; a
     file larger than the import limit is refused with 413 before it is read whole."""
     user = require_perm(request, "registry.import_registry")
-    limit = settings.IMPORT_MAX_BYTES
-    if file.size is not None and file.size > limit:
-        # Normally stopped while uploading (core/uploads.py); this covers other upload handlers.
-        raise HttpError(
-            413,
-            _("The upload is larger than the import limit of %(limit)s (IMPORT_MAX_BYTES)")
-            % {"limit": format_size(limit)},
-        )
-    name = _file_name(file)
-    with tempfile.TemporaryDirectory(prefix="grassroots-import-") as folder:
-        # The importers read files by path and name them in their messages: keep the name.
-        path = Path(folder) / name
-        with path.open("wb") as out:
-            for chunk in file.chunks():
-                out.write(chunk)
+    with saved_upload(file) as path:
         try:
             result = IMPORTERS[kind](
                 path, scope=Scope.for_user(user), dry_run=params.dry_run, unit_code=params.unit
@@ -139,4 +147,4 @@ def import_registry(
             invalid("file", str(exc))
         except UnknownUnit as exc:
             invalid("unit", str(exc))
-    return import_out(result, name)
+    return import_out(result, path.name)
