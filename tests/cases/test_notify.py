@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, connections
 from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -470,6 +471,46 @@ def test_a_send_cut_short_by_a_crash_is_tried_again_after_the_lease(world):
     assert deliver_due(now).total == 0
     assert deliver_due(now + notify.CLAIM_LEASE) == notify.DeliveryResult(sent=1)
     assert Notification.objects.get().attempts == 2
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="two connections writing at once: PostgreSQL"
+)
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_send_each_message_once(world, monkeypatch):
+    for i in range(40):
+        f.user(f"w{i}", "grid_worker", world.grid_b11.code)
+    assert tell_tier([cf.case(world.grid_b11)], tier="grid", subject="s", body="b") == 40
+    sent: list[int] = []
+    lock = threading.Lock()
+
+    def send(self: Any, row: Any, address: str) -> None:
+        with lock:
+            sent.append(row.pk)
+        time.sleep(0.005)  # long enough for the two workers to interleave
+
+    monkeypatch.setattr(ConsoleBackend, "send", send)
+    start = threading.Barrier(2)
+    outcomes: list[Any] = []
+
+    def worker() -> None:
+        try:
+            start.wait(5)
+            outcomes.append(deliver_due())
+        except Exception as exc:  # reported below
+            outcomes.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert all(isinstance(o, notify.DeliveryResult) for o in outcomes), outcomes
+    assert sum(o.sent for o in outcomes) == 40
+    assert sorted(sent) == sorted(Notification.objects.values_list("pk", flat=True))
+    assert Notification.objects.filter(status=Status.SENT, attempts=1).count() == 40
 
 
 # --- Dispatchers: the API and the admin --------------------------------------------------------
