@@ -24,6 +24,14 @@ OPERATIONS = {
     ("/api/v1/me", "getMe"),
     ("/api/v1/notifications", "listNotifications"),
     ("/api/v1/notifications/{notification_id}/retry", "retryNotification"),
+    ("/api/v1/cases/{tracking_code}/mediation", "getMediation"),
+    ("/api/v1/cases/{tracking_code}/mediation/parties", "addMediationParty"),
+    ("/api/v1/cases/{tracking_code}/mediation/sessions", "addMediationSession"),
+    ("/api/v1/cases/{tracking_code}/mediation/conclude", "concludeMediation"),
+    ("/api/v1/cases/{tracking_code}/assistance", "getAssistance"),
+    ("/api/v1/cases/{tracking_code}/assistance/plan", "planAssistance"),
+    ("/api/v1/cases/{tracking_code}/assistance/given", "recordAssistanceGiven"),
+    ("/api/v1/imports/hotline", "importHotline"),
 }
 
 

@@ -12,6 +12,7 @@ known to name nothing scoped (PLAIN_PARAMETERS).
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,11 +20,13 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from grassroots.audit import services as audit
 from grassroots.audit.models import Event
 from grassroots.audit.selectors import visible_events
-from grassroots.cases.models import Notification
+from grassroots.cases.models import Case, Notification
+from grassroots.cases.services import case_report
 from grassroots.core.scoping import Scope
 from grassroots.registry.models import Enterprise, Household, Resident
 from grassroots.territory.models import Grid, Unit
@@ -58,6 +61,20 @@ class Target:
         return self.visible(user) if self.visible else self.model.objects.visible_to(user)
 
 
+class MediationCases:
+    """The cases the mediation endpoints name (dispute cases); others answer 409 there."""
+
+    kind = Case.Kind.MEDIATION
+    objects = Case.objects.filter(kind=kind)
+
+
+class AssistanceCases:
+    """The cases the assistance endpoints name (hardship cases)."""
+
+    kind = Case.Kind.ASSISTANCE
+    objects = Case.objects.filter(kind=kind)
+
+
 TARGETS = {
     "getUnit": Target(Unit, "code", ("territory.view_unit",), attribute="code"),
     "getGrid": Target(Grid, "code", ("territory.view_grid",), attribute="code"),
@@ -73,6 +90,32 @@ TARGETS = {
     "getAuditEvent": Target(Event, "event_id", ("audit.view_event",), visible=visible_events),
     # Notifications: `elsewhere` writes a failed one there and one in town A.
     "retryNotification": Target(Notification, "notification_id", ("cases.view_notification",)),
+    **{
+        operation: Target(
+            kind_cases,
+            "tracking_code",
+            (perm,),
+            attribute="tracking_code",
+            body=payload,
+            visible=lambda user, kind=kind_cases.kind: Case.objects.visible_to(user).filter(
+                kind=kind
+            ),
+        )
+        for kind_cases, operation, perm, payload in [
+            (MediationCases, "getMediation", "cases.view_case", None),
+            (MediationCases, "addMediationParty", "cases.handle_case", {"name": "甲方"}),
+            (
+                MediationCases,
+                "addMediationSession",
+                "cases.handle_case",
+                {"held_at": "2024-01-01T09:00:00+08:00", "notes": "调解"},
+            ),
+            (MediationCases, "concludeMediation", "cases.handle_case", {"outcome": "failed"}),
+            (AssistanceCases, "getAssistance", "cases.view_case", None),
+            (AssistanceCases, "planAssistance", "cases.handle_case", {"plan": "每月走访"}),
+            (AssistanceCases, "recordAssistanceGiven", "cases.handle_case", {"what": "大米"}),
+        ]
+    },
 }
 # Path parameters that name no scoped row, and where their scope rule is tested instead.
 NOT_OBJECTS = {
@@ -155,6 +198,28 @@ def elsewhere(world: Any, enterprises: Any) -> dict[str, Any]:
             body="b",
             status=Notification.Status.FAILED,
         )
+    # Dispute and hardship cases there and in a grid of every persona, reported by a household
+    # of the grid (the household an assistance plan names by default); reported earlier, so
+    # that the newest case a persona sees is one at the grid tier.
+    earlier = timezone.now() - datetime.timedelta(days=1)
+    for g, h in (
+        (grid, household),
+        (world.grid_a11, world.households["HA11-1"]),
+        (world.grid_a12, world.households["HA12-1"]),
+        (world.grid_b11, world.households["HB11-1"]),
+    ):
+        for category, days in (("dispute", 0), ("assistance", 1)):
+            case_report(
+                actor=None,
+                channel="portal",
+                category=category,
+                description="需要调解或帮扶的事项",
+                lon=g.min_lon + 0.005,
+                lat=g.min_lat + 0.005,
+                reporter_household=h,
+                reported_at=earlier - datetime.timedelta(days=days),
+                notify=False,
+            )
     # One event inside town A, for the requests that must succeed.
     inside = world.households["HA11-1"]
     audit.record(
