@@ -236,14 +236,16 @@ def test_the_email_backend_sends_through_django(world, settings):
     settings.NOTIFICATION_BACKENDS = ["email"]
     settings.DEFAULT_FROM_EMAIL = "dispatch@example.org"
     User.objects.filter(username="secretary").update(email="sec@example.com")
-    tell_tier([cf.case(world.grid_a11, tier="village")], tier="village", subject="s", body="b")
+    case = cf.case(world.grid_a11, tier="village")
+    tell_tier([case], tier="village", subject="Escalated:\n 路灯", body="b")
     assert deliver_due() == notify.DeliveryResult(sent=1)
     (message,) = mail.outbox
     assert (message.to, message.subject, message.from_email) == (
         ["sec@example.com"],
-        "s",
+        "Escalated: 路灯",  # one line: a line break in a header is refused
         "dispatch@example.org",
     )
+    assert message.body == f"b\n\nCase: {case.tracking_code}"
 
 
 def test_a_person_whose_address_went_missing_is_given_up_at_once(world, settings):

@@ -215,7 +215,7 @@ def tell_tier(cases: Sequence[Case], *, tier: str, subject: str, body: str) -> i
         return 0
     tier = Tier(tier)
     backends = notify_backends.configured()
-    subject = subject[:200]
+    subject = _one_line(subject)
     departments: dict[int, str] = {}
     if tier == Tier.COUNTY:
         departments = dict(
@@ -319,7 +319,7 @@ def tell_reporter(case: Case, *, subject: str, body: str) -> Notification | None
                     scope_code=case.scope_code,
                     backend=backend.name,
                     address=backend.shown(address),
-                    subject=subject[:200],
+                    subject=_one_line(subject),
                     body=f"{body}\n\n" + gettext("Case: %(code)s") % {"code": case.tracking_code},
                 )
             )
@@ -329,6 +329,11 @@ def tell_reporter(case: Case, *, subject: str, body: str) -> Notification | None
     _deliver_on_commit()
     rank = {name: i for i, name in enumerate(_REPORTER_PREFERENCE)}
     return min(rows, key=lambda row: rank.get(row.backend, len(rank)))
+
+
+def _one_line(subject: str) -> str:
+    # A line break in a subject is refused by email (header injection) and breaks SMS.
+    return " ".join(subject.split())[:200]
 
 
 def _deliver_on_commit() -> None:
