@@ -182,3 +182,12 @@ def test_a_case_kept_as_a_duplicate_is_a_case(world, now):
     near = case(world.grid_a11, lon=LON, lat=LAT)
     found, score = suggest(now)[0]
     assert isinstance(found, Case) and found.pk == near.pk and score > 0.9
+
+
+def test_intake_keeps_the_suggestions_on_the_report_event(world, report):
+    first = report(description="水东路口路灯不亮")
+    second = report(description="水东路口的路灯坏了，晚上不亮")
+    other = report(description="邻居装修噪音太大影响休息")
+    event = second.events.get(action="report")
+    assert event.data["possible_duplicates"] == [first.tracking_code]
+    assert "possible_duplicates" not in other.events.get(action="report").data
