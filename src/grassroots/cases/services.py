@@ -489,19 +489,19 @@ def _event(
 
 
 def _tell_tier(cases: Sequence[Case], tier: str, subject: str) -> None:
-    try:
-        from .notify import tell_tier
-    except ImportError:  # pragma: no cover - while the notify module is being written
-        return
-    body = "\n".join(f"{c.tracking_code} {c.category.name} {c.description[:60]}" for c in cases)
+    """Tell the people who act at `tier` over these cases; notify lists the tracking codes.
+
+    The body names no reporter and quotes no description: messages may go out by SMS.
+    """
+    from .notify import tell_tier
+
+    body = _("Open the cases in Grassroots to see them and act.")
     tell_tier(cases, tier=tier, subject=subject, body=body)
 
 
 def _tell_reporter(case: Case, subject: str, body: str) -> None:
-    try:
-        from .notify import tell_reporter
-    except ImportError:  # pragma: no cover
-        return
+    from .notify import tell_reporter
+
     tell_reporter(case, subject=subject, body=body)
 
 

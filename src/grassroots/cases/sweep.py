@@ -133,9 +133,7 @@ def sweep(
             group = late.filter(category_id=category_id, tier=tier, urgent=urgent)
             if notify:
                 told[up].extend(
-                    group.only(
-                        "id", "tracking_code", "scope_code", "category_id", "description", "tier"
-                    )
+                    group.only("id", "tracking_code", "scope_code", "category_id", "tier")
                 )
             _insert_events(
                 "is_open = %s AND due_at <= %s AND category_id = %s AND tier = %s AND urgent = %s",
@@ -169,9 +167,7 @@ def sweep(
         if overdue.exists():
             if notify:
                 told[Tier.COUNTY].extend(
-                    overdue.only(
-                        "id", "tracking_code", "scope_code", "category_id", "description", "tier"
-                    )
+                    overdue.only("id", "tracking_code", "scope_code", "category_id", "tier")
                 )
             _insert_events(
                 "is_open = %s AND due_at <= %s AND tier = %s AND overdue_at IS NULL",
