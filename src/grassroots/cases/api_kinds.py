@@ -118,7 +118,7 @@ def _case(request: HttpRequest, tracking_code: str, perm: str) -> tuple[Any, Cas
 
 
 def _refused(exc: TransitionRefused) -> HttpError:
-    return HttpError(getattr(exc, "status", 409), exc.message)
+    return HttpError(exc.status, exc.message)
 
 
 def _check_kind(case: Case, kind: str) -> None:
