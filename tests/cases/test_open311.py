@@ -473,7 +473,9 @@ def test_a_wrong_method_answers_405(client: Client, world: Any) -> None:
     response = client.post(f"{BASE}/services.xml", headers={"Accept-Language": "en"})
     (message,) = error_descriptions(response, 405)
     assert message == "Method POST is not allowed here"
-    assert response["Allow"] == "GET"
+    assert response["Allow"] == "GET, HEAD"
+    head = client.head(f"{BASE}/services.json")
+    assert head.status_code == 200 and head.content == b""
 
 
 def test_jurisdictions(client: Client, cases: dict[str, Case]) -> None:

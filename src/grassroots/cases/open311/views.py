@@ -7,7 +7,11 @@ inside). Creating a request needs an API key (403 without a valid one) and goes 
 `case_report` like every other channel.
 
 Parameters follow the specification: ids are case tracking codes, service codes category codes,
-the jurisdiction the county's unit code (optional while only one county is served).
+the jurisdiction the county's unit code (optional while only one county is served). A request is
+created at once, so the POST answers its service_request_id (a token is that id too). A client
+may send its own id of the report as attribute[external_id] (FixMyStreet: attribute[fixmystreet_id]):
+sent again, the same report answers the case it opened the first time instead of a second one.
+Other attributes are accepted and left aside (no service defines any: metadata is false).
 """
 
 from __future__ import annotations
@@ -103,6 +107,8 @@ def endpoint(
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """A GeoReport resource: format checked, errors in the specification's shape."""
 
+    allowed = (*methods, "HEAD") if "GET" in methods else methods
+
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, fmt: str, **kwargs: Any) -> HttpResponse:
@@ -112,19 +118,19 @@ def endpoint(
                     return errors(
                         "json", 404, [_("Unknown format %(f)s: use .json or .xml") % {"f": fmt}]
                     )
-                if request.method not in methods:
+                if request.method not in allowed:
                     response = errors(
                         fmt,
                         405,
                         [_("Method %(m)s is not allowed here") % {"m": request.method}],
                     )
-                    response["Allow"] = ", ".join(methods)
+                    response["Allow"] = ", ".join(allowed)
                     return response
                 try:
                     response = view(request, fmt, **kwargs)
                 except Open311Error as exc:
                     response = errors(fmt, exc.status, exc.descriptions)
-            if request.method == "GET":
+            if request.method in ("GET", "HEAD"):
                 # Public data: browser maps on other sites may read it.
                 response["Access-Control-Allow-Origin"] = "*"
             return response
@@ -392,6 +398,7 @@ def service_definition(request: HttpRequest, fmt: str, code: str) -> HttpRespons
 def request_list(request: HttpRequest, fmt: str) -> HttpResponse:
     if request.method == "POST":
         return _create(request, fmt)
+    # HEAD is answered as GET (Django leaves the body out).
     params = request.GET
     county = _jurisdiction(params)
     cases = _public_cases(county)
