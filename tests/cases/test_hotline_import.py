@@ -108,8 +108,9 @@ def test_it_tells_each_person_once_per_tier(world, tmp_path):
     told = Notification.objects.filter(recipient=world.users["worker"])
     assert told.count() == 1
     [message] = told
-    assert "2" in message.subject
+    assert message.subject == "12345 hotline: 2 new work order(s)"
     assert all(c.tracking_code in message.body for c in Case.objects.all())
+    assert "垃圾" not in message.body
 
 
 def test_it_reads_xlsx_with_date_cells(world, tmp_path):

@@ -383,22 +383,20 @@ def _audit_import(result: ImportResult) -> None:
 
 
 def _notify(cases: list[Case]) -> None:
-    """One message per person of each tier the new cases wait at (not one per case)."""
-    try:
-        from .notify import tell_tier
-    except ImportError:  # pragma: no cover - notifications are optional for an import
-        return
+    """One message per person of each tier the new cases wait at (not one per case).
+
+    Like every tier message it quotes no description and names no caller (it may go out by
+    SMS); notify lists the tracking codes.
+    """
+    from .notify import tell_tier
+
     by_tier: dict[str, list[Case]] = defaultdict(list)
     for case in cases:
         by_tier[case.tier].append(case)
     for tier, theirs in by_tier.items():
-        body = "\n".join(
-            f"{c.tracking_code} {c.external_id} {c.category.name} {c.description[:60]}"
-            for c in theirs
-        )
         tell_tier(
             theirs,
             tier=tier,
             subject=_("12345 hotline: %(n)d new work order(s)") % {"n": len(theirs)},
-            body=body,
+            body=_("Open the cases in Grassroots to see them and act."),
         )
