@@ -55,6 +55,7 @@ class Target:
     perms: tuple[str, ...]  # checked before the lookup: without them, 403 whatever the object
     attribute: str = "pk"  # what of the row goes into the path
     body: dict[str, Any] | None = None  # a valid body, so that only the scope decides
+    path: dict[str, str] | None = None  # values of the operation's other path parameters
     visible: Callable[[Any], Any] | None = field(default=None, compare=False)
 
     def visible_rows(self, user: Any) -> Any:
@@ -90,6 +91,15 @@ TARGETS = {
     "getAuditEvent": Target(Event, "event_id", ("audit.view_event",), visible=visible_events),
     # Notifications: `elsewhere` writes a failed one there and one in town A.
     "retryNotification": Target(Notification, "notification_id", ("cases.view_notification",)),
+    "getCase": Target(Case, "tracking_code", ("cases.view_case",), attribute="tracking_code"),
+    "actOnCase": Target(
+        Case,
+        "tracking_code",
+        ("cases.view_case", "cases.handle_case"),
+        attribute="tracking_code",
+        body={"note": "checking the scope rules"},
+        path={"action": "note"},
+    ),
     **{
         operation: Target(
             kind_cases,
@@ -120,6 +130,7 @@ TARGETS = {
 # Path parameters that name no scoped row, and where their scope rule is tested instead.
 NOT_OBJECTS = {
     "importRegistry": "kind is households or residents; its unit: test_it_imports_nothing_into_*",
+    "addCasePhotos": "multipart: tests/cases/test_api.py::test_it_adds_photos_only_in_scope",
 }
 
 # List filters naming scoped things: the values outside a user's scope.
@@ -146,6 +157,7 @@ LIST_FILTERS: dict[str, Callable[[Any], list[Any]]] = {
     "unit": _disjoint_units,
     "parent": _disjoint_units,
     "household": lambda user: _outside(Household, user),
+    "scope": lambda user: _disjoint_units(user) + _outside(Grid, user, "code"),
     "object": lambda user: (
         [f"resident:{pk}" for pk in _outside(Resident, user)]
         + [f"household:{pk}" for pk in _outside(Household, user)]
@@ -165,6 +177,13 @@ PLAIN_PARAMETERS = {
     "action",
     "channel",
     "status",
+    "stage",
+    "open",
+    "category",
+    "tier",
+    "overdue",
+    "mine",
+    "sort",
 }
 
 
@@ -187,16 +206,16 @@ def elsewhere(world: Any, enterprises: Any) -> dict[str, Any]:
             object_repr=str(obj.pk),
             scope_code=obj.scope_code,
         )
-    # A failed notification there and one in town A (which the retry must accept).
-    for code in (grid.code, world.grid_a11.code):
-        Notification.objects.create(
-            recipient=world.users["worker"],
-            scope_code=code,
-            backend="console",
-            address="worker",
-            subject="s",
-            body="b",
-            status=Notification.Status.FAILED,
+    # A case there, and one inside town A for the requests that must succeed.
+    for where in (grid, world.grid_a11):
+        case_report(
+            actor=None,
+            channel="portal",
+            category="environment",
+            description="路边垃圾堆积",
+            lon=(where.min_lon + where.max_lon) / 2,
+            lat=(where.min_lat + where.max_lat) / 2,
+            reporter_phone="13800138000",
         )
     # Dispute and hardship cases there and in a grid of every persona, reported by a household
     # of the grid (the household an assistance plan names by default); reported earlier, so
@@ -220,6 +239,17 @@ def elsewhere(world: Any, enterprises: Any) -> dict[str, Any]:
                 reported_at=earlier - datetime.timedelta(days=days),
                 notify=False,
             )
+    # A failed notification there and one in town A (which the retry must accept).
+    for code in (grid.code, world.grid_a11.code):
+        Notification.objects.create(
+            recipient=world.users["worker"],
+            scope_code=code,
+            backend="console",
+            address="worker",
+            subject="s",
+            body="b",
+            status=Notification.Status.FAILED,
+        )
     # One event inside town A, for the requests that must succeed.
     inside = world.households["HA11-1"]
     audit.record(
@@ -272,6 +302,7 @@ def test_it_knows_what_every_path_parameter_names(db, client):
         )
         if name in TARGETS:
             assert TARGETS[name].param in params, (name, params)
+            assert set(params) == {TARGETS[name].param, *(TARGETS[name].path or {})}, name
     assert set(TARGETS) | set(NOT_OBJECTS) <= seen, "entries for operations that no longer exist"
 
 
@@ -290,6 +321,8 @@ def test_it_answers_404_for_every_object_outside_the_personas_scope(
         if target is None:
             continue
         url = path.replace("{" + target.param + "}", "{}")
+        for name, value in (target.path or {}).items():
+            url = url.replace("{" + name + "}", value)
         visible = target.visible_rows(user)
         outside = list(target.model.objects.exclude(pk__in=visible.values("pk")))
         assert outside, f"no {target.model.__name__} outside {persona}'s scope to try"
