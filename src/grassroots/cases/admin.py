@@ -8,7 +8,7 @@ from grassroots.audit import services as audit
 from grassroots.core.admin_support import ScopedAdminMixin
 
 from . import admin_notifications  # noqa: F401  (registers Notification)
-from .models import CalendarDay, Case, CaseEvent, Category
+from .models import CalendarDay, Case, CaseEvent, Category, Open311Key
 
 
 @admin.register(CalendarDay)
@@ -94,6 +94,24 @@ class CaseAdmin(ScopedAdminMixin, admin.ModelAdmin):
     date_hierarchy = "reported_at"
     inlines = [CaseEventInline]
     exclude = ("reporter_phone", "reporter_email")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Open311Key)
+class Open311KeyAdmin(admin.ModelAdmin):
+    """Open311 clients' keys, read-only: `grassroots open311 key|revoke NAME` issues and
+    revokes them (the key itself is shown once and never stored)."""
+
+    list_display = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = list_display
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
