@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
@@ -48,6 +49,24 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if not value:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_number(name: str, default: float, kind: type = int, minimum: float = 0) -> Any:
+    """A number from the environment; a bad value stops start-up with a message naming it."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return kind(default)
+    try:
+        number = kind(value)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not {'a whole' if kind is int else 'a'} number"
+        ) from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} must be at least {minimum}")
+    return number
 
 
 def env_secret(name: str) -> str | None:
@@ -166,7 +185,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # and served only through pages that check the case's scope.
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
-CASE_PHOTO_MAX_BYTES = int(os.environ.get("CASE_PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
+CASE_PHOTO_MAX_BYTES = env_number("CASE_PHOTO_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
 
 # Background work (notifications, the escalation sweep) through Django's tasks API; the database
 # backend keeps the queue in the same database, and `grassroots worker` runs it.
@@ -179,7 +198,7 @@ AUTHENTICATION_BACKENDS = [
     "grassroots.accounts.backends.RoleBackend",
 ]
 # Lockout after repeated failures: per account and, separately, per client address.
-AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT") or 5)
+AXES_FAILURE_LIMIT = env_number("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
@@ -253,12 +272,12 @@ DATA_HMAC_KEY = os.environ.get("DATA_HMAC_KEY", "")
 DATA_KEYRING_FILE = os.environ.get("DATA_KEYRING_FILE") or str(VAR_DIR / "keyring.json")
 
 # How many masked values one user may reveal per day (registry.privacy).
-REVEAL_DAILY_LIMIT = int(os.environ.get("REVEAL_DAILY_LIMIT") or 100)
+REVEAL_DAILY_LIMIT = env_number("REVEAL_DAILY_LIMIT", 100, minimum=0)
 
 # How many identifiers the coverage audit lists per problem.
 COVERAGE_SAMPLE_SIZE = 20
 # Largest file an import reads (command or upload): bigger ones are refused before reading.
-IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES") or 256 * 1024 * 1024)
+IMPORT_MAX_BYTES = env_number("IMPORT_MAX_BYTES", 256 * 1024 * 1024, minimum=1)
 # The first handler stops an upload as soon as it passes IMPORT_MAX_BYTES (core/uploads.py).
 FILE_UPLOAD_HANDLERS = [
     "grassroots.core.uploads.LimitedUploadHandler",
@@ -267,13 +286,13 @@ FILE_UPLOAD_HANDLERS = [
 ]
 # Duplicate suggestions at intake (cases/duplicates.py): reports of the same category this
 # near (metres) and this close in time (days) with similar text are offered as duplicates.
-CASE_DUPLICATE_METRES = int(os.environ.get("CASE_DUPLICATE_METRES") or 200)
-CASE_DUPLICATE_DAYS = int(os.environ.get("CASE_DUPLICATE_DAYS") or 7)
+CASE_DUPLICATE_METRES = env_number("CASE_DUPLICATE_METRES", 200, minimum=0)
+CASE_DUPLICATE_DAYS = env_number("CASE_DUPLICATE_DAYS", 7, minimum=0)
 # Page size of API lists (clients may ask for up to API_MAX_PAGE_SIZE).
 API_PAGE_SIZE = 50
 API_MAX_PAGE_SIZE = 500
 # Days an API token is valid when issued (`grassroots users token NAME --days N` to choose).
-API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS") or 90)
+API_TOKEN_DAYS = env_number("API_TOKEN_DAYS", 90, minimum=1)
 # Roles that must sign in with a TOTP code after the password (superusers always must); any
 # other user may enrol and is then asked for the code too. API tokens are not affected.
 OTP_REQUIRED_ROLES = env_list("OTP_REQUIRED_ROLES", ["county_admin", "auditor"])
@@ -287,12 +306,12 @@ NOTIFICATION_BACKENDS = env_list("NOTIFICATION_BACKENDS", ["console"])
 NOTIFICATION_WEBHOOK_URL = os.environ.get("NOTIFICATION_WEBHOOK_URL", "")
 NOTIFICATION_WEBHOOK_TOKEN = env_secret("NOTIFICATION_WEBHOOK_TOKEN") or ""
 NOTIFICATION_WEBHOOK_SECRET = env_secret("NOTIFICATION_WEBHOOK_SECRET") or ""
-NOTIFICATION_WEBHOOK_TIMEOUT = float(os.environ.get("NOTIFICATION_WEBHOOK_TIMEOUT") or 10)
-NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATION_MAX_ATTEMPTS") or 5)
+NOTIFICATION_WEBHOOK_TIMEOUT = env_number("NOTIFICATION_WEBHOOK_TIMEOUT", 10, float, minimum=0.1)
+NOTIFICATION_MAX_ATTEMPTS = env_number("NOTIFICATION_MAX_ATTEMPTS", 5, minimum=1)
 # The wait before the first retry, doubled after each failure (60 s, 2, 4, 8 minutes, ...).
-NOTIFICATION_RETRY_SECONDS = int(os.environ.get("NOTIFICATION_RETRY_SECONDS") or 60)
+NOTIFICATION_RETRY_SECONDS = env_number("NOTIFICATION_RETRY_SECONDS", 60, minimum=1)
 EMAIL_HOST = os.environ.get("EMAIL_HOST") or "localhost"
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT") or 25)
+EMAIL_PORT = env_number("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD") or ""
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")

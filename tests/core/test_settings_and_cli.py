@@ -108,3 +108,17 @@ def test_it_takes_the_secret_key_and_debug_from_the_environment(tmp_path):
     )
     assert result.stdout.strip().splitlines()[-1] == f"{'k' * 60} True ['a.example', 'b.example']"
     assert not (tmp_path / "var" / "secret_key").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("CASE_PHOTO_MAX_BYTES", "ten", "CASE_PHOTO_MAX_BYTES='ten' is not a whole number"),
+        ("NOTIFICATION_MAX_ATTEMPTS", "0", "NOTIFICATION_MAX_ATTEMPTS='0' must be at least 1"),
+        ("NOTIFICATION_WEBHOOK_TIMEOUT", "soon", "NOTIFICATION_WEBHOOK_TIMEOUT='soon' is not a"),
+    ],
+)
+def test_it_names_a_bad_number_in_the_environment(tmp_path, name, value, message):
+    result = grassroots(tmp_path, "check", env={name: value})
+    assert result.returncode != 0
+    assert message in result.stderr
