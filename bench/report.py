@@ -92,13 +92,194 @@ same run, never assertions; run it again on your own machine to compare.
 """
 
 
-def write_docs(path: Path, text: str) -> Path:
-    """Replace the generated section of docs/performance.md (the rest is left as it is)."""
+def write_docs(
+    path: Path,
+    text: str,
+    start: str = START,
+    end: str = END,
+    heading: str = "## Latest figures",
+) -> Path:
+    """Replace one generated section of docs/performance.md (the rest is left as it is)."""
     current = path.read_text(encoding="utf-8") if path.exists() else TEMPLATE
-    if START not in current or END not in current:
-        current = current.rstrip("\n") + "\n\n## Latest figures\n\n" + START + "\n" + END + "\n"
-    before, rest = current.split(START, 1)
-    _old, after = rest.split(END, 1)
+    if start not in current or end not in current:
+        current = current.rstrip("\n") + f"\n\n{heading}\n\n{start}\n{end}\n"
+    before, rest = current.split(start, 1)
+    _old, after = rest.split(end, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{before}{START}\n{text}\n{END}{after}", encoding="utf-8")
+    path.write_text(f"{before}{start}\n{text}\n{end}{after}", encoding="utf-8")
     return path
+
+
+# --- Cases at county scale (bench/cases.py) ------------------------------------------------------
+
+CASES_START = "<!-- bench-cases:start (written by bench/run.py; edit outside these markers) -->"
+CASES_END = "<!-- bench-cases:end -->"
+CASES_HEADING = "## Cases at county scale: latest figures"
+SWEEP_TARGET, STATS_TARGET, LIST_TARGET = 1.0, 0.5, 0.050
+ENGINES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def _s(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds >= 0.1 else f"{seconds * 1000:.1f} ms"
+
+
+def _judged(seconds: float, target: float) -> str:
+    return f"**{_s(seconds)}** ({_verdict(seconds, target)})"
+
+
+def _ratio(slow: float, fast: float) -> str:
+    return f"{slow / max(fast, 1e-9):,.1f}×"
+
+
+def _case_rows(r: dict[str, Any]) -> dict[str, str]:
+    """One engine's cells, by row key."""
+    sw, st, gl, t = r["sweep"], r["stats"], r["grid_list"], r["timings"]
+    a, b = sw["a_notify"], sw["b_quiet"]
+    n = sw["per_set"]
+    done = lambda x: f"{x['escalated']:,} escalated + {x['overdue']:,} overdue"  # noqa: E731
+    load = t.get(f"generate and load {r['cases_requested']:,} cases", 0.0)
+    return {
+        "sweep": f"{_judged(a['seconds'], SWEEP_TARGET)}: {done(a)}, {a['statements']:,} "
+        "statements",
+        "sweep_quiet": f"{_s(b['seconds'])}: {done(b)}",
+        "again": f"{_s(sw['again']['seconds'])}: {done(sw['again'])}",
+        "floor": f"{_s(sw['floor']['seconds'])} for {sw['floor']['rows']:,} rows; the sweep "
+        f"takes {_ratio(a['seconds'], sw['floor']['seconds'])} (notify=False: "
+        f"{_ratio(b['seconds'], sw['floor']['seconds'])})",
+        "loop": f"{sw['loop']['extrapolated']:,.0f} s ({sw['loop']['sample']:,} cases in "
+        f"{sw['loop']['seconds']:.1f} s, × {n / max(1, sw['loop']['sample']):,.0f}): "
+        f"{_ratio(sw['loop']['extrapolated'], a['seconds'])} the sweep's time",
+        "stats": f"first {_s(st['county_first'])}, best of 3 {_judged(st['county_best'], 0.5)}",
+        "stats_town": f"{_s(st['town_best'])} (town {st['town']})",
+        "stats_month": f"{_s(st['month_best'])} ({st['month'][0]} to {st['month'][1]})",
+        "stats_base": f"{_s(st['from_cases_best'])}: the buckets are "
+        f"{_ratio(st['from_cases_best'], st['county_best'])} faster"
+        + ("" if st["agree"] else "; **the figures differ from the buckets'**"),
+        "list": f"first {_s(gl['first'])}, best of 5 {_judged(gl['best'], LIST_TARGET)} "
+        f"({gl['rows']} rows)",
+        "list_base": f"first {_s(gl['no_index_first'])}, best {_s(gl['no_index_best'])}: "
+        f"{_ratio(gl['no_index_best'], gl['best'])} the indexed time",
+        "rebuild": f"{_s(t['rebuild_buckets()'])} ({r['buckets_built']:,} buckets)",
+        "load": f"{load:.0f} s cases, {t['timelines (INSERT … SELECT per step)']:.0f} s "
+        f"timelines, {t['indexes and foreign keys rebuilt']:.0f} s indexes "
+        f"({r['size_gb']:.1f} GB)",
+    }
+
+
+CASE_ROWS = [
+    (
+        "sweep",
+        "`sweep()` with 1% of the cases overdue (set A), as the product runs it "
+        "(notify=True: escalation events, buckets, audit, notifications)",
+        "≤ 1 s",
+    ),
+    ("sweep_quiet", "… `sweep(notify=False)` over another 1% (set B)", ""),
+    ("again", "… a second sweep at the same `now` (idempotence)", "nothing to do"),
+    (
+        "floor",
+        "… floor: one ORM `.update()` of a third 1% (set C) with the same escalation "
+        "columns, no events, buckets or deadlines per category (rolled back)",
+        "",
+    ),
+    ("loop", "… naive baseline: per case read, save, event, bucket delta (rolled back)", ""),
+    ("stats", "`indicators()` for the whole county", "≤ 0.5 s"),
+    ("stats_town", "… one town", ""),
+    ("stats_month", "… the county, one month", ""),
+    (
+        "stats_base",
+        "… baseline: the same counts from the cases table, one aggregate query over the county",
+        "",
+    ),
+    (
+        "list",
+        "`open_cases_of_grid()` for the grid with the most open cases, county administrator",
+        "≤ 50 ms",
+    ),
+    ("list_base", "… baseline: the same call with `case_open_by_scope` dropped (rolled back)", ""),
+    ("rebuild", "`rebuild_buckets()` after the load (not a target)", ""),
+    ("load", "generation and load (bench set-up, not a target)", ""),
+]
+
+
+def render_cases(results: list[dict[str, Any]], info: dict[str, str], command: str) -> str:
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    ran = [r for r in results if "skipped" not in r]
+    machine = ", ".join(f"{k} {v}" for k, v in info.items())
+    lines = [f"Measured {when} with `{command}`; {machine}."]
+    for r in results:
+        if "skipped" in r:
+            lines += ["", f"{ENGINES[r['engine']]}: not run ({r['skipped']})."]
+    if not ran:
+        return "\n".join(lines)
+    first = ran[0]
+    stages = first["by_stage"]
+    closed = stages.get("closed", 0) + stages.get("rated", 0)
+    n = sum(stages.values())
+    lines += [
+        "",
+        "Servers: " + "; ".join(r["server"] for r in ran) + ".",
+        "",
+        f"{n:,} cases over the county's {first['grids']:,} grids and their units' queues, "
+        f"reported over the past year: {closed:,} closed ({stages.get('rated', 0):,} of them "
+        f"rated), {stages.get('rejected', 0):,} rejected, {stages.get('merged', 0):,} merged, "
+        f"{first['open']:,} open ("
+        + ", ".join(
+            f"{first['open_by_tier'].get(t, 0):,} at {t} tier"
+            for t in ("grid", "village", "town", "county")
+        )
+        + f"); {first['events']:,} timeline events, {first['buckets']:,} statistics buckets. "
+        f"Each overdue set holds {first['sweep']['per_set']:,} cases (1%)."
+        + (
+            ""
+            if first["sweep"]["notify_module"]
+            else " (cases/notify.py is absent: notify=True told nobody.)"
+        ),
+        "",
+        "| measure | " + " | ".join(ENGINES[r["engine"]] for r in ran) + " | target |",
+        "|---|" + "---|" * len(ran) + "---|",
+    ]
+    cells = [_case_rows(r) for r in ran]
+    for key, label, target in CASE_ROWS:
+        lines.append(f"| {label} | " + " | ".join(c[key] for c in cells) + f" | {target} |")
+    for r in ran:
+        check = r["buckets_after_sweeps"]
+        if not check["agree"]:
+            lines += [
+                "",
+                f"**{ENGINES[r['engine']]}: after the sweeps the buckets disagree with the "
+                "cases** (bucket value, value from the cases): "
+                + ", ".join(f"{k} {v}" for k, v in check.items() if k != "agree"),
+            ]
+    lines += [
+        "",
+        "Where the sweep over set A spends its time (statements grouped by their SQL, "
+        "slowest first; each statement timed inside `execute()` by a wrapper around the cursor, so "
+        "the rows a SELECT yields after it returns, SQLite's lazily, are not counted):",
+    ]
+    for r in ran:
+        steps = r["sweep_statements_a_notify"]
+        total = r["sweep"]["a_notify"]["seconds"]
+        in_sql = sum(s["seconds"] for s in steps)
+        lines += [
+            "",
+            f"{ENGINES[r['engine']]}: {in_sql:.2f} s of {total:.2f} s in the database.",
+            "",
+            "| statements | rows sent | time | SQL |",
+            "|---|---|---|---|",
+        ]
+        for s in steps[:6]:
+            sql = s["sql"][:150].replace("|", "\\|")
+            lines.append(f"| {s['count']:,} | {s['rows'] or ''} | {_s(s['seconds'])} | `{sql}` |")
+        plans = [s for s in steps[:3] if s["plan"]]
+        if plans:
+            lines += ["", "Plans of the slowest:", "", "```"]
+            for s in plans:
+                lines += [s["sql"][:120], s["plan"], ""]
+            lines[-1] = "```"
+    lines += ["", "Plans of the timed reads (" + ENGINES[first["engine"]] + " first):", ""]
+    for r in ran:
+        lines += ["```", f"-- {ENGINES[r['engine']]}"]
+        for name, p in r["plans"].items():
+            lines += [f"-- {name}", p["plan"], ""]
+        lines[-1] = "```"
+    return "\n".join(lines)

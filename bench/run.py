@@ -1,8 +1,15 @@
-"""Benchmarks with targets: import, coverage audit and point placement at county size.
+"""Benchmarks with targets: import, coverage audit, point placement and cases at county size.
 
-    .venv/bin/python bench/run.py                          full size: 1,000,000 residents
-    BENCH_RESIDENTS=100000 .venv/bin/python bench/run.py   a quick run
+    .venv/bin/python bench/run.py                          full size: 1,000,000 residents,
+                                                           5,000,000 cases on SQLite and PostgreSQL
+    BENCH_RESIDENTS=100000 BENCH_CASES=200000 .venv/bin/python bench/run.py   a quick run
     .venv/bin/python bench/run.py --residents 200000 --keep
+    .venv/bin/python bench/run.py --only cases --engine sqlite --cases 200000
+
+The cases benchmark (bench/cases.py) runs once per engine in its own process, each with its own
+database: a SQLite file in a temporary directory, and on PostgreSQL (127.0.0.1:5432, user
+postgres, or $BENCH_PG_URL) a database it creates and drops; when the server cannot be reached
+that engine is reported as not run.
 
 Everything happens in a new temporary directory (database, VAR_DIR, files), never in var/.
 Figures are printed with their targets and ratios to baselines measured in the same run; they
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import platform
 import shutil
@@ -27,6 +35,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL_SIZE = 1_000_000
+CASES_FULL_SIZE = 5_000_000
 # Households per resident of the demo county (about 3.3 residents a household).
 HOUSEHOLDS_PER_RESIDENT = 0.3
 
@@ -38,6 +47,21 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=int(os.environ.get("BENCH_RESIDENTS", FULL_SIZE)),
         help=f"size of the county (default $BENCH_RESIDENTS or {FULL_SIZE:,})",
+    )
+    parser.add_argument(
+        "--cases",
+        type=int,
+        default=int(os.environ.get("BENCH_CASES", CASES_FULL_SIZE)),
+        help=f"cases for the cases benchmark (default $BENCH_CASES or {CASES_FULL_SIZE:,})",
+    )
+    parser.add_argument(
+        "--only", choices=["residents", "cases"], help="run one benchmark (default: both)"
+    )
+    parser.add_argument(
+        "--engine",
+        choices=["sqlite", "postgresql", "both"],
+        default="both",
+        help="database(s) for the cases benchmark (default both)",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -99,6 +123,40 @@ def machine() -> dict[str, str]:
 
 def main() -> int:
     args = parse_args()
+    info = machine()
+    command = " ".join(
+        [f"{k}={os.environ[k]}" for k in ("BENCH_RESIDENTS", "BENCH_CASES") if k in os.environ]
+        + [".venv/bin/python", "bench/run.py", *sys.argv[1:]]
+    )
+    import report
+
+    texts = []
+    if args.only != "cases":
+        text = residents_bench(args, info, command)
+        texts.append(text)
+        if args.docs or (args.residents >= FULL_SIZE and not args.no_docs):
+            path = report.write_docs(ROOT / "docs" / "performance.md", text)
+            print(f"written to {path.relative_to(ROOT)}")
+    if args.only != "residents":
+        engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
+        results = [cases_bench(engine, args) for engine in engines]
+        text = report.render_cases(results, info, command)
+        texts.append(text)
+        if args.docs or (args.cases >= CASES_FULL_SIZE and not args.no_docs):
+            path = report.write_docs(
+                ROOT / "docs" / "performance.md",
+                text,
+                report.CASES_START,
+                report.CASES_END,
+                report.CASES_HEADING,
+            )
+            print(f"written to {path.relative_to(ROOT)}")
+    print()
+    print("\n\n".join(texts))
+    return 0
+
+
+def residents_bench(args: argparse.Namespace, info: dict[str, str], command: str) -> str:
     households = max(1, round(args.residents * HOUSEHOLDS_PER_RESIDENT))
     workdir = Path(tempfile.mkdtemp(prefix="grassroots-bench-"))
     print(
@@ -112,25 +170,34 @@ def main() -> int:
             print(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    info = machine()
-    command = " ".join(
-        (
-            [f"BENCH_RESIDENTS={os.environ['BENCH_RESIDENTS']}"]
-            if "BENCH_RESIDENTS" in os.environ
-            else []
-        )
-        + [".venv/bin/python", "bench/run.py", *sys.argv[1:]]
-    )
     import report
 
-    text = report.render(results, info, command)
-    print()
-    print(text)
-    full = args.residents >= FULL_SIZE
-    if args.docs or (full and not args.no_docs):
-        path = report.write_docs(ROOT / "docs" / "performance.md", text)
-        print(f"written to {path.relative_to(ROOT)}")
-    return 0
+    return report.render(results, info, command)
+
+
+def cases_bench(engine: str, args: argparse.Namespace) -> dict[str, Any]:
+    """bench/cases.py for one engine, in its own process (Django reads DATABASE_URL once)."""
+    print(f"grassroots bench: {args.cases:,} cases on {engine}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="grassroots-bench-figures-") as tmp:
+        out = Path(tmp) / "cases.json"
+        command = [
+            sys.executable,
+            str(ROOT / "bench" / "cases.py"),
+            "--engine",
+            engine,
+            "--cases",
+            str(args.cases),
+            "--seed",
+            str(args.seed),
+            "--out",
+            str(out),
+            *(["--keep"] if args.keep else []),
+        ]
+        done = subprocess.run(command, cwd=ROOT, check=False)
+        if done.returncode != 0 or not out.exists():
+            return {"engine": engine, "skipped": f"bench/cases.py failed ({done.returncode})"}
+        figures: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+        return figures
 
 
 def run_benchmarks(workdir: Path, households: int, seed: int) -> dict[str, Any]:
