@@ -40,7 +40,7 @@ def _in_thread(target: Any) -> tuple[threading.Thread, dict[str, Any]]:
     return thread, outcome
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_second_step_waits_and_builds_on_the_first(world: Any, report: Any) -> None:
     case = report()
     locked = threading.Event()
@@ -66,7 +66,7 @@ def test_a_second_step_waits_and_builds_on_the_first(world: Any, report: Any) ->
     assert list(case.events.values_list("action", flat=True)) == ["report", "accept", "escalate"]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_step_on_an_old_version_is_refused_not_lost(world: Any, report: Any) -> None:
     case = report()
     seen = case.version

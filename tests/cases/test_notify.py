@@ -655,8 +655,11 @@ def test_the_retry_service_checks_the_actor(world, rows):
 
 
 def test_the_admin_lists_notifications_in_scope_and_retries_them(world, rows):
+    from django.conf import settings
+
     client = Client()
     client.force_login(world.users["dispatcher"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the admin's messages in English
     url = "/admin/cases/notification/"
     page = client.get(url)
     assert page.status_code == 200
