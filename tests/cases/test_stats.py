@@ -65,7 +65,7 @@ def test_it_computes_each_indicator_by_its_definition(world: Any, report: Any) -
     s.case_defer(deferred, actor=u["official"], days=5, reason="等待配件")
 
     figures = stats.indicators("350426")
-    assert KEYS <= set(figures)
+    assert set(figures) >= KEYS
     assert figures["cases_total"] == 5
     assert figures["closed"] == 2
     assert figures["closure_rate"] == 0.5  # 2 / (5 − 1 rejected)
@@ -126,7 +126,7 @@ def test_the_command_prints_one_json_object(world: Any, report: Any) -> None:
         "cases", "stats", "--scope", "350426", "--since", "2026-03-01", "--json", stdout=out
     )
     figures = json.loads(out.getvalue())
-    assert KEYS <= set(figures)
+    assert set(figures) >= KEYS
     assert figures["cases_total"] == 1 and figures["closure_rate"] == 1.0
     assert figures["avg_hours_by_tier"]["grid"] == 4.0
     with pytest.raises(CommandError, match="--scope: no unit or grid with code '999999'"):

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import datetime
 import json
-from typing import Any
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Case as When_

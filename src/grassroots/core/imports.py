@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.utils.translation import gettext as _
 
@@ -133,3 +134,27 @@ def open_table(path_or_table: str | Path | Table) -> Table:
 def source_path(path_or_table: str | Path | Table) -> str | None:
     """The file's path, for messages and for reading offending rows again; None for a table."""
     return None if isinstance(path_or_table, Table) else str(path_or_table)
+
+
+def report_to_command(command: Any, result: ImportResult, file: str, errors: str | None) -> None:
+    """What an import command prints before its summary: the encoding read, warnings, every
+    problem (and the error file); a result with problems ends the command with exit status 1."""
+    from django.core.management.base import CommandError
+
+    if result.encoding:
+        command.stderr.write(
+            _("read %(file)s as %(encoding)s") % {"file": file, "encoding": result.encoding}
+        )
+    for warning in result.warnings:
+        command.stderr.write(_("warning: %(w)s") % {"w": warning})
+    for problem in result.problems:
+        command.stdout.write(str(problem))
+    if errors:
+        result.write_errors(errors)
+    if result.problems:
+        rows = len({p.row for p in result.problems})
+        raise CommandError(
+            _("%(n)d problem(s) in %(rows)d row(s) of %(total)d; nothing was written")
+            % {"n": len(result.problems), "rows": rows, "total": result.rows},
+            returncode=1,
+        )

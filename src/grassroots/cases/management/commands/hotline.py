@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from grassroots.accounts.models import User
 from grassroots.audit.context import acting
 from grassroots.cases.imports import import_hotline
+from grassroots.core.imports import report_to_command
 from grassroots.core.scoping import Scope
 from grassroots.core.tables import TableError
 
@@ -57,24 +58,7 @@ class Command(BaseCommand):
                 )
             except TableError as exc:
                 raise CommandError(str(exc), returncode=1) from None
-        if result.encoding:
-            self.stderr.write(
-                _("read %(file)s as %(encoding)s")
-                % {"file": options["file"], "encoding": result.encoding}
-            )
-        for warning in result.warnings:
-            self.stderr.write(_("warning: %(w)s") % {"w": warning})
-        for problem in result.problems:
-            self.stdout.write(str(problem))
-        if options.get("errors"):
-            result.write_errors(options["errors"])
-        if result.problems:
-            rows = len({p.row for p in result.problems})
-            raise CommandError(
-                _("%(n)d problem(s) in %(rows)d row(s) of %(total)d; nothing was written")
-                % {"n": len(result.problems), "rows": rows, "total": result.rows},
-                returncode=1,
-            )
+        report_to_command(self, result, options["file"], options.get("errors"))
         if result.dry_run:
             line = _("dry run, nothing written: would take in %(n)d work order(s)")
         else:

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from grassroots.accounts.models import User
 from grassroots.audit.context import acting
+from grassroots.core.imports import report_to_command
 from grassroots.core.scoping import Scope
 from grassroots.core.tables import TableError
 from grassroots.registry.imports import IMPORTERS, UnknownUnit
@@ -87,24 +88,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=1) from None
         except UnknownUnit as exc:
             raise CommandError(f"--unit: {exc}", returncode=1) from None
-        if result.encoding:
-            self.stderr.write(
-                _("read %(file)s as %(encoding)s")
-                % {"file": options["file"], "encoding": result.encoding}
-            )
-        for warning in result.warnings:
-            self.stderr.write(_("warning: %(w)s") % {"w": warning})
-        for problem in result.problems:
-            self.stdout.write(str(problem))
-        if options.get("errors"):
-            result.write_errors(options["errors"])
-        if result.problems:
-            rows = len({p.row for p in result.problems})
-            raise CommandError(
-                _("%(n)d problem(s) in %(rows)d row(s) of %(total)d; nothing was written")
-                % {"n": len(result.problems), "rows": rows, "total": result.rows},
-                returncode=1,
-            )
+        report_to_command(self, result, options["file"], options.get("errors"))
         self._summary(kind, dry, result.created, result.updated, result.unchanged)
 
     def _summary(self, kind: str, dry: bool, created: int, updated: int, unchanged: int) -> None:
