@@ -158,6 +158,7 @@ LIST_FILTERS: dict[str, Callable[[Any], list[Any]]] = {
     "parent": _disjoint_units,
     "household": lambda user: _outside(Household, user),
     "scope": lambda user: _disjoint_units(user) + _outside(Grid, user, "code"),
+    "queue": _disjoint_units,
     "object": lambda user: (
         [f"resident:{pk}" for pk in _outside(Resident, user)]
         + [f"household:{pk}" for pk in _outside(Household, user)]

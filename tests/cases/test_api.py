@@ -224,3 +224,25 @@ def test_the_categories_are_public(call: Any, world: Any) -> None:
     safety = data[4]
     assert safety["name"] == "安全隐患" and safety["urgent_hours"]["grid"] == 2
     assert Stage.REPORTED == "reported"
+
+
+def test_a_dispatcher_lists_the_towns_own_queue(call: Any, world: Any) -> None:
+    _submit(call, world)  # placed in a grid
+    queued = call(
+        None,
+        "POST",
+        "/public/cases",
+        {
+            "category": "policy",
+            "description": "咨询退休手续办理",
+            "unit": "350426100",
+            "reporter_phone": PHONE,
+            "enterprise": True,
+        },
+    )
+    assert queued.status_code == 201
+    listed = call("dispatcher", "GET", "/cases", {"queue": "350426100"}).json()
+    assert [c["tracking_code"] for c in listed["items"]] == [queued.json()["tracking_code"]]
+    case = Case.objects.get(tracking_code=queued.json()["tracking_code"])
+    assert case.events.get().data == {"channel": "portal", "reporter": "enterprise"}
+    assert call("dispatcher", "GET", "/cases", {"queue": "35"}).status_code == 422

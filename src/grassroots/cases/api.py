@@ -170,6 +170,9 @@ def _get(user: User, tracking_code: str) -> Case:
 class CaseFilters(Schema):
     scope: str | None = Field(None, description="Unit or grid code: cases under it.")
     grid: str | None = Field(None, description="Grid code (15 digits).")
+    queue: str | None = Field(
+        None, description="Unit code: the cases waiting in that unit's own queue (in no grid)."
+    )
     stage: Stage | None = None
     open: bool | None = Field(None, description="true: cases still waiting for someone.")
     category: str | None = Field(None, description="Category code, e.g. environment.")
@@ -185,6 +188,13 @@ class CaseFilters(Schema):
     def _scope(cls, value: str | None) -> str | None:
         if value is not None and not (value.isdigit() and len(value) in _SCOPE_LENGTHS):
             raise ValueError("a unit or grid code has 6, 9, 12 or 15 digits")
+        return value
+
+    @field_validator("queue")
+    @classmethod
+    def _queue(cls, value: str | None) -> str | None:
+        if value is not None and not (value.isdigit() and len(value) in (6, 9, 12)):
+            raise ValueError("a unit code has 6 (county), 9 (town) or 12 (village) digits")
         return value
 
     @field_validator("grid")
@@ -209,6 +219,7 @@ def list_cases(
     qs = case_list(
         user,
         scope_code=f["grid"] or f["scope"],
+        queue=f["queue"],
         stage=f["stage"],
         is_open=f["open"],
         category=f["category"],
@@ -596,6 +607,7 @@ def submit_public_case(request: HttpRequest, body: PublicCaseIn) -> Status:
         unit=data["unit"],
         reporter_name=data["reporter_name"],
         reporter_phone=data["reporter_phone"],
+        event_data={"reporter": "enterprise" if data["enterprise"] else "resident"},
     )
     return Status(201, public_out(case))
 

@@ -30,6 +30,7 @@ def case_list(
     user: User | Any,
     *,
     scope_code: str | None = None,
+    queue: str | None = None,
     stage: str | None = None,
     is_open: bool | None = None,
     category: str | None = None,
@@ -44,6 +45,9 @@ def case_list(
     qs = cases_for(user)
     if scope_code:
         qs = qs.filter(Scope.of(scope_code).q("scope_code"))
+    if queue:
+        # The unit's own queue: cases placed at the unit, in no grid (no point, no household).
+        qs = qs.filter(scope_code=queue)
     if is_open is not None:
         qs = qs.filter(is_open=is_open)
     if stage:

@@ -315,6 +315,7 @@ def case_report(
     external_id: str = "",
     notify: bool = True,
     calendar: WorkingCalendar | None = None,
+    event_data: dict[str, Any] | None = None,
     **fields: Any,
 ) -> Case:
     """Take in a request from any channel: validate, place, set the deadline, record.
@@ -393,9 +394,11 @@ def case_report(
             CaseEvent.Action.REPORT,
             to_stage=Stage.REPORTED,
             to_tier=tier,
-            data={"channel": channel, "possible_duplicates": duplicates}
-            if duplicates
-            else {"channel": channel},
+            data={
+                "channel": channel,
+                **(event_data or {}),
+                **({"possible_duplicates": duplicates} if duplicates else {}),
+            },
             at=start,
         )
         _store_photos(case, event, data["photos"], data["photo_urls"])
