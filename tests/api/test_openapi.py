@@ -30,6 +30,7 @@ OPERATIONS = {
     ("/api/v1/cases/{tracking_code}", "getCase"),
     ("/api/v1/cases/{tracking_code}/actions/{action}", "actOnCase"),
     ("/api/v1/cases/{tracking_code}/photos", "addCasePhotos"),
+    ("/api/v1/cases/{tracking_code}/photos/{photo_id}", "getCasePhoto"),
     ("/api/v1/case-categories", "listCaseCategories"),
     ("/api/v1/public/cases", "submitPublicCase"),
     ("/api/v1/public/cases/lookup", "lookupPublicCase"),

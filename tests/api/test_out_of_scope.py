@@ -131,6 +131,7 @@ TARGETS = {
 NOT_OBJECTS = {
     "importRegistry": "kind is households or residents; its unit: test_it_imports_nothing_into_*",
     "addCasePhotos": "multipart: tests/cases/test_api.py::test_it_adds_photos_only_in_scope",
+    "getCasePhoto": "a photo of a case: tests/cases/test_api.py::test_it_adds_photos_only_in_scope",
 }
 
 # List filters naming scoped things: the values outside a user's scope.

@@ -161,7 +161,20 @@ def test_it_adds_photos_only_in_scope(
     response = post("worker")
     assert response.status_code == 200, response.content
     assert response.json()["timeline"][-1]["action"] == "progress"
-    assert len(response.json()["timeline"][-1]["photos"]) == 1
+    (url,) = response.json()["timeline"][-1]["photos"]
+    photo = case.photos.get()
+    assert url == f"/api/v1/cases/{code}/photos/{photo.pk}"
+
+    def get(persona: str, path: str = url) -> Any:
+        token = ApiToken.issue(world.users[persona])[1]
+        return client.get(path, headers={"Authorization": f"Bearer {token}"})
+
+    shown = get("secretary")
+    assert shown.status_code == 200 and shown["Content-Type"] == "image/jpeg"
+    assert b"".join(shown.streaming_content).startswith(b"\xff\xd8\xff")
+    assert get("outsider").status_code == 404
+    other = _submit(call, world).json()["tracking_code"]
+    assert get("secretary", f"/api/v1/cases/{other}/photos/{photo.pk}").status_code == 404
 
 
 def test_staff_report_cases_with_their_channel(call: Any, world: Any) -> None:

@@ -379,3 +379,20 @@ def test_the_demo_takes_cases_through_every_stage(world: Any) -> None:
     kept = stats.indicators("350426")
     stats.rebuild_buckets()
     assert stats.indicators("350426") == kept
+
+
+def test_closing_tells_the_reporters_of_merged_duplicates_too(world: Any, report: Any) -> None:
+    from grassroots.cases.models import Notification
+
+    u = world.users
+    main = report(reporter_phone="13900139000")
+    dup = report(reporter_phone="13700137000")
+    s.case_merge(dup, actor=u["dispatcher"], main=main)
+    case = _through(main, world)
+    case = s.case_verify(case, actor=u["secretary"], now=MONDAY + 6 * H)
+    s.case_close(case, actor=u["secretary"], now=MONDAY + 6 * H)
+    told = Notification.objects.filter(recipient__isnull=True, subject__contains="is closed")
+    assert sorted(n.case.tracking_code for n in told) == sorted(
+        [main.tracking_code, dup.tracking_code]
+    )
+    assert {n.address for n in told} == {"139****9000", "137****7000"}

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from django.db import transaction
 from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, File, Form, Query, Router, Schema, Status
@@ -149,8 +150,15 @@ def _event_out(event: Any) -> dict[str, Any]:
         "to_tier": event.to_tier,
         "note": event.note,
         "data": event.data,
-        "photos": [p.url or p.file.name for p in event.photos.all()],
+        "photos": [photo_url(p) for p in event.photos.all()],
     }
+
+
+def photo_url(photo: Any) -> str:
+    """A linked photo's own address; a stored one is served by getCasePhoto, in scope."""
+    if photo.url:
+        return str(photo.url)
+    return f"/api/v1/cases/{photo.case.tracking_code}/photos/{photo.pk}"
 
 
 def _detail(case: Case, user: User) -> dict[str, Any]:
@@ -477,6 +485,30 @@ def add_case_photos(
     except services.TransitionRefused as exc:
         raise HttpError(exc.status, exc.message) from None
     return _detail(case, user)
+
+
+@router.get(
+    "/cases/{tracking_code}/photos/{photo_id}",
+    response={200: bytes, **responses(bytes)},
+    operation_id="getCasePhoto",
+    tags=["cases"],
+    summary="Get a photo of a case",
+)
+def get_case_photo(request: HttpRequest, tracking_code: str, photo_id: int) -> HttpResponseBase:
+    """The image as it was uploaded (its type checked then); 404 outside your scope."""
+    from django.http import FileResponse
+
+    from .models import CasePhoto
+
+    user = require_perm(request, "cases.view_case")
+    case = _get(user, tracking_code)
+    photo = get_object_or_404(CasePhoto, pk=photo_id, case=case)
+    if not photo.file:
+        raise HttpError(404, "Not found")
+    response = FileResponse(photo.file.open("rb"), content_type=photo.content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 class CategoryOut(Schema):

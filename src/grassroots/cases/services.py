@@ -859,12 +859,15 @@ def case_close(case: Case | int, *, actor: User, note: str = "", **kw: Any) -> C
         c.closed_on_time = (not c.missed_deadline) and handled <= c.due_at
 
     def after(c: Case) -> None:
-        _tell_reporter(
-            c,
-            _("Your request %(code)s is closed") % {"code": c.tracking_code},
-            _("Rate the result with your tracking code %(code)s and your phone number.")
-            % {"code": c.tracking_code},
-        )
+        # The reporters of duplicates merged into this case follow it: they are told too, and
+        # their own tracking code opens this case.
+        for told in [c, *Case.objects.filter(merged_into=c)]:
+            _tell_reporter(
+                told,
+                _("Your request %(code)s is closed") % {"code": told.tracking_code},
+                _("Rate the result with your tracking code %(code)s and your phone number.")
+                % {"code": told.tracking_code},
+            )
 
     return _transition(
         case,
