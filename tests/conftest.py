@@ -124,3 +124,13 @@ def default_categories(request: Any) -> None:
     importlib.import_module("grassroots.cases.migrations.0003_fill_default_categories").fill(
         apps, None
     )
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> Any:
+    """Throttles (the portal's, sign-in lockouts) count in the cache: each test starts clean."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

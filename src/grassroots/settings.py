@@ -203,6 +203,12 @@ AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_IPWARE_PROXY_COUNT = 1 if env_bool("TRUSTED_PROXY") else 0
+# The API's throttles read the client address the same way (X-Forwarded-For only behind the
+# trusted proxy; otherwise a client could name any address it likes).
+NINJA_NUM_PROXIES = AXES_IPWARE_PROXY_COUNT
+# Requests a minute from one address to the public portal's endpoints (no account: submit,
+# look up, rate, reject), against guessing and flooding.
+PORTAL_RATE = os.environ.get("PORTAL_RATE") or "30/m"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {

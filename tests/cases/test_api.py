@@ -259,3 +259,19 @@ def test_a_dispatcher_lists_the_towns_own_queue(call: Any, world: Any) -> None:
     case = Case.objects.get(tracking_code=queued.json()["tracking_code"])
     assert case.events.get().data == {"channel": "portal", "reporter": "enterprise"}
     assert call("dispatcher", "GET", "/cases", {"queue": "35"}).status_code == 422
+
+
+def test_the_portal_slows_down_one_address_that_asks_too_often(
+    call: Any, world: Any, settings: Any
+) -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.PORTAL_RATE = "3/m"
+    asks = [
+        call(None, "POST", "/public/cases/lookup", {"tracking_code": "ABCDEFGHJK", "phone": PHONE})
+        for _ in range(4)
+    ]
+    assert [a.status_code for a in asks] == [404, 404, 404, 429]
+    assert "detail" in asks[-1].json()
+    cache.clear()

@@ -18,6 +18,7 @@ from django.utils import timezone
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
+from ninja.throttling import AnonRateThrottle
 from pydantic import field_validator
 
 from grassroots.accounts.models import User
@@ -41,6 +42,31 @@ from .models import Case, Stage, Tier
 from .selectors import case_list, cases_for, public_timeline, timeline
 
 router = Router()
+
+
+class PortalThrottle(AnonRateThrottle):
+    """Per client address, for the endpoints open to anyone (settings.PORTAL_RATE)."""
+
+    scope = "portal"
+
+    def __init__(self) -> None:
+        from django.conf import settings
+
+        super().__init__(settings.PORTAL_RATE)
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        from django.conf import settings
+
+        # Read at request time: a changed setting takes effect without a restart.
+        if settings.PORTAL_RATE != self.rate:
+            self.rate = settings.PORTAL_RATE
+            self.num_requests, self.duration = self.parse_rate(self.rate)
+        return bool(super().allow_request(request))
+
+
+def portal_throttle() -> list[Any]:
+    return [PortalThrottle()]
+
 
 _SCOPE_LENGTHS = (6, 9, 12, 15)
 
@@ -616,8 +642,9 @@ def public_out(case: Case) -> dict[str, Any]:
 
 @router.post(
     "/public/cases",
-    response={201: PublicCaseOut, 422: ErrorOut},
+    response={201: PublicCaseOut, 422: ErrorOut, 429: ErrorOut},
     operation_id="submitPublicCase",
+    throttle=portal_throttle(),
     tags=["portal"],
     summary="Submit a request (no account)",
     auth=None,
@@ -653,8 +680,9 @@ def _reporter_case(data: dict[str, Any]) -> Case:
 
 @router.post(
     "/public/cases/lookup",
-    response={200: PublicCaseOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: PublicCaseOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut},
     operation_id="lookupPublicCase",
+    throttle=portal_throttle(),
     tags=["portal"],
     summary="Look up a request by tracking code and phone",
     auth=None,
@@ -666,8 +694,9 @@ def lookup_public_case(request: HttpRequest, body: LookupIn) -> dict[str, Any]:
 
 @router.post(
     "/public/cases/rating",
-    response={200: PublicCaseOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    response={200: PublicCaseOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 429: ErrorOut},
     operation_id="ratePublicCase",
+    throttle=portal_throttle(),
     tags=["portal"],
     summary="Rate the result of a closed request",
     auth=None,
@@ -684,8 +713,9 @@ def rate_public_case(request: HttpRequest, body: RatingIn) -> dict[str, Any]:
 
 @router.post(
     "/public/cases/reject",
-    response={200: PublicCaseOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    response={200: PublicCaseOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 429: ErrorOut},
     operation_id="rejectPublicCaseResult",
+    throttle=portal_throttle(),
     tags=["portal"],
     summary="Reject the result within 7 days: the case goes back to work",
     auth=None,
