@@ -58,7 +58,7 @@ class PortalThrottle(AnonRateThrottle):
         from django.conf import settings
 
         # Read at request time: a changed setting takes effect without a restart.
-        if settings.PORTAL_RATE != self.rate:
+        if self.rate != settings.PORTAL_RATE:
             self.rate = settings.PORTAL_RATE
             self.num_requests, self.duration = self.parse_rate(self.rate)
         return bool(super().allow_request(request))

@@ -1,10 +1,16 @@
 """The escalation sweep: open cases whose deadline passed go up one tier.
 
-Set-wise, so that 50,000 overdue cases take a few statements rather than 50,000 round trips:
-cases are grouped by (category, tier, urgent), which fixes the new tier's deadline (every case
-in a group starts its new tier now); each group gets its timeline events with one
-INSERT … SELECT and its escalation with one UPDATE. A case at the county tier has nowhere to go:
-it is marked overdue once and the county is told.
+Set-wise, so that 50,000 overdue cases take a handful of statements rather than 50,000 round
+trips, and each statement touches only the overdue rows:
+
+1. one read of the overdue cases through the partial index `case_open_due` (open cases by
+   deadline; on SQLite named with INDEXED BY, since its planner has no statistics and would
+   otherwise wander off through the category index);
+2. in Python, the new tier and deadline of each (category, tier, urgent) group — every case of a
+   group starts its new tier now, so one calendar computation serves the group;
+3. a scratch table of (case, new tier, new deadline), then one INSERT … SELECT for the timeline
+   events, one UPDATE … FROM for the escalations and one for the cases overdue at the county
+   tier (nowhere to go: marked once), one upsert per statistics bucket touched.
 
 Idempotent: an escalated case has a deadline in the future, and an overdue county case carries
 `overdue_at`, so a second run with the same `now` finds nothing. Two sweeps never interleave:
@@ -16,18 +22,17 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Case as When_
-from django.db.models import Count, F, Q, QuerySet, Value, When
-from django.db.models.expressions import RawSQL
+from django.db.models.base import ModelState
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grassroots.audit import services as audit
+from grassroots.core.bulk import insert_raw
 
 from . import stats
 from .models import Case, CaseEvent, Category, Stage, Tier, next_tier
@@ -35,6 +40,8 @@ from .services import SYSTEM, deadline_for
 from .workdays import WorkingCalendar
 
 _SWEEP_LOCK = 0x6772_6373  # "grcs": the advisory lock key on PostgreSQL
+_SCRATCH = "grassroots_sweep"
+TIERS = [t.value for t in Tier]
 
 
 @dataclass
@@ -45,58 +52,65 @@ class SweepResult:
     fallback_deadlines: int = 0
 
 
-def _hours_since(start_column: str, now: datetime.datetime) -> RawSQL:
-    """Clock hours from a datetime column to `now`, in the database's own arithmetic."""
-    if connection.vendor == "postgresql":
-        return RawSQL(f"EXTRACT(EPOCH FROM (%s - {start_column})) / 3600.0", (now,))
-    # Django keeps SQLite datetimes as UTC text, which julianday() reads.
-    value = now.astimezone(datetime.UTC).replace(tzinfo=None).isoformat(" ")
-    return RawSQL(f"(julianday(%s) - julianday({start_column})) * 24.0", (value,))
+@dataclass
+class _Late:
+    id: int
+    tracking_code: str
+    category_id: int
+    tier: str
+    urgent: bool
+    scope_code: str
+    reported_on: Any
+    deferred: bool
+    missed: bool
+    overdue: bool  # already marked overdue at the county tier
 
 
-def _insert_events(
-    where_sql: str,
-    params: list[Any],
-    action: str,
-    to_tier: str,
-    now: datetime.datetime,
-    data: dict[str, object],
-) -> None:
-    case_table = Case._meta.db_table
-    event_table = CaseEvent._meta.db_table
-    at = connection.ops.adapt_datetimefield_value(now)
+def _overdue_cases(now: datetime.datetime) -> list[_Late]:
+    """Open cases whose deadline passed, read through the partial index on the deadline."""
+    table = Case._meta.db_table
+    hint = " INDEXED BY case_open_due" if connection.vendor == "sqlite" else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {event_table} (case_id, at, actor_id, actor_name, action, from_stage,"
-            " to_stage, from_tier, to_tier, note, data, scope_code)"
-            f" SELECT id, %s, NULL, %s, %s, '', '', tier, %s, '', %s, scope_code"
-            f" FROM {case_table} WHERE {where_sql}",
-            [at, SYSTEM, action, to_tier, json.dumps(data), *params],
+            "SELECT id, tracking_code, category_id, tier, urgent, scope_code, reported_on,"
+            f" deferred, missed_deadline, overdue_at IS NOT NULL FROM {table}{hint}"
+            " WHERE is_open AND due_at <= %s",
+            [connection.ops.adapt_datetimefield_value(now)],
         )
+        rows = cursor.fetchall()
+    return [
+        _Late(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], bool(r[7]), bool(r[8]), bool(r[9]))
+        for r in rows
+    ]
 
 
-def _count_missed(qs: QuerySet[Case]) -> None:
-    """Bucket delta for the cases about to miss their first deadline: they become 'due'."""
-    rows = (
-        qs.filter(missed_deadline=False)
-        .order_by()
-        .values_list("scope_code", "reported_on")
-        .annotate(n=Count("id"), d=Count("id", filter=Q(deferred=True)))
-    )
-    changes = []
-    for scope_code, day, n, d in rows:
+def _hours_since_start(now: datetime.datetime) -> tuple[str, list[Any]]:
+    """SQL for the clock hours from a case's `tier_started_at` to `now`."""
+    if connection.vendor == "postgresql":
+        return "EXTRACT(EPOCH FROM (%s - tier_started_at)) / 3600.0", [now]
+    # Django keeps SQLite datetimes as UTC text, which julianday() reads.
+    value = now.astimezone(datetime.UTC).replace(tzinfo=None).isoformat(" ")
+    return "(julianday(%s) - julianday(tier_started_at)) * 24.0", [value]
+
+
+def _count_missed(cases: list[_Late]) -> None:
+    """Bucket delta for the cases missing their first deadline now: they become 'due'."""
+    missed = Counter((c.scope_code, c.reported_on) for c in cases if not c.missed)
+    deferred = Counter((c.scope_code, c.reported_on) for c in cases if not c.missed and c.deferred)
+    rows = []
+    for (scope_code, day), n in missed.items():
         values = dict.fromkeys(stats.COLUMNS, 0)
-        values["due"], values["deferred"] = n, d
-        changes.append(
+        values["due"], values["deferred"] = n, deferred[(scope_code, day)]
+        rows.append(
             [
                 scope_code,
                 connection.ops.adapt_datefield_value(day),
                 *[values[c] for c in stats.COLUMNS],
             ]
         )
-    if changes:
+    if rows:
         with connection.cursor() as cursor:
-            cursor.executemany(stats.upsert_sql(), changes)
+            cursor.executemany(stats.upsert_sql(), rows)
 
 
 def sweep(
@@ -108,99 +122,140 @@ def sweep(
     now = now or timezone.now()
     cal = calendar or WorkingCalendar()
     result = SweepResult()
-    told: dict[str, list[Case]] = defaultdict(list)
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SWEEP_LOCK])
-        late = Case.objects.filter(is_open=True, due_at__lte=now)
-        groups = list(
-            late.exclude(tier=Tier.COUNTY)
-            .order_by()
-            .values_list("category_id", "tier", "urgent")
-            .distinct()
-        )
-        overdue = late.filter(tier=Tier.COUNTY, overdue_at__isnull=True)
-        _count_missed(late.exclude(tier=Tier.COUNTY))
-        _count_missed(overdue)
+        late = [c for c in _overdue_cases(now) if not (c.tier == Tier.COUNTY and c.overdue)]
+        if not late:
+            return result
+        _count_missed(late)
+
+        # The new tier and deadline of each group.
+        groups = {(c.category_id, c.tier, c.urgent) for c in late if c.tier != Tier.COUNTY}
         categories = Category.objects.in_bulk({g[0] for g in groups})
-        due_sql = connection.ops.adapt_datetimefield_value(now)
+        moves: dict[tuple[int, str, bool], tuple[str, datetime.datetime, bool]] = {}
         for category_id, tier, urgent in groups:
             up = next_tier(tier)
             assert up is not None
-            category = categories[category_id]
-            due, fallback = deadline_for(category, up, urgent, now, cal)
-            group = late.filter(category_id=category_id, tier=tier, urgent=urgent)
-            if notify:
-                told[up].extend(
-                    group.only("id", "tracking_code", "scope_code", "category_id", "tier")
-                )
-            _insert_events(
-                "is_open = %s AND due_at <= %s AND category_id = %s AND tier = %s AND urgent = %s",
-                [True, due_sql, category_id, tier, urgent],
-                CaseEvent.Action.AUTO_ESCALATE,
-                up,
-                now,
-                {"due": due.isoformat(), "fallback": fallback},
+            due, fallback = deadline_for(categories[category_id], up, urgent, now, cal)
+            moves[(category_id, tier, urgent)] = (up, due, fallback)
+
+        scratch_rows = []
+        told: dict[str, list[Case]] = defaultdict(list)
+        for c in late:
+            move = moves.get((c.category_id, c.tier, c.urgent))
+            if move is None:  # county tier: overdue
+                new_tier, due_value, fallback, action = "", None, False, CaseEvent.Action.OVERDUE
+                data: dict[str, Any] = {}
+                result.overdue += 1
+                told[Tier.COUNTY].append(_light(c))
+            else:
+                new_tier, due, fallback = move
+                due_value = connection.ops.adapt_datetimefield_value(due)
+                action = CaseEvent.Action.AUTO_ESCALATE
+                data = {"due": due.isoformat(), "fallback": fallback}
+                result.escalated += 1
+                result.by_tier[new_tier] = result.by_tier.get(new_tier, 0) + 1
+                result.fallback_deadlines += fallback
+                told[new_tier].append(_light(c))
+            scratch_rows.append(
+                [c.id, c.tier, new_tier, due_value, fallback, action, json.dumps(data)]
             )
-            n = group.update(
-                tier=up,
-                due_at=due,
-                due_fallback=fallback,
-                tier_started_at=now,
-                missed_deadline=True,
-                escalations=F("escalations") + 1,
-                assignee=None,
-                stage=When_(
-                    When(
-                        stage__in=[Stage.DISPATCHED, Stage.IN_PROGRESS], then=Value(Stage.ACCEPTED)
-                    ),
-                    default=F("stage"),
-                ),
-                version=F("version") + 1,
-                updated_at=now,
-                **{f"hours_{tier}": F(f"hours_{tier}") + _hours_since("tier_started_at", now)},
-            )
-            result.escalated += n
-            result.by_tier[up] = result.by_tier.get(up, 0) + n
-            result.fallback_deadlines += n if fallback else 0
-        if overdue.exists():
-            if notify:
-                told[Tier.COUNTY].extend(
-                    overdue.only("id", "tracking_code", "scope_code", "category_id", "tier")
-                )
-            _insert_events(
-                "is_open = %s AND due_at <= %s AND tier = %s AND overdue_at IS NULL",
-                [True, due_sql, Tier.COUNTY],
-                CaseEvent.Action.OVERDUE,
-                "",
-                now,
-                {},
-            )
-            result.overdue = overdue.update(
-                overdue_at=now, missed_deadline=True, version=F("version") + 1, updated_at=now
-            )
-        if result.escalated or result.overdue:
-            audit.record(
-                "update",
-                object_type="cases.case",
-                object_repr=_("Deadline sweep: %(e)d escalated, %(o)d overdue at county tier")
-                % {"e": result.escalated, "o": result.overdue},
-                changes={
-                    "escalated_to": result.by_tier,
-                    "overdue": result.overdue,
-                    "now": now.isoformat(),
-                },
-                reason="deadline sweep",
-            )
+        _write(scratch_rows, now)
+
+        audit.record(
+            "update",
+            object_type="cases.case",
+            object_repr=_("Deadline sweep: %(e)d escalated, %(o)d overdue at county tier")
+            % {"e": result.escalated, "o": result.overdue},
+            changes={
+                "escalated_to": result.by_tier,
+                "overdue": result.overdue,
+                "now": now.isoformat(),
+            },
+            reason="deadline sweep",
+        )
         if notify:
             from .services import _tell_tier
 
             for tier, cases in told.items():
                 subject = (
                     _("%(n)d cases overdue at the county tier") % {"n": len(cases)}
-                    if tier == Tier.COUNTY and result.overdue and not result.by_tier.get(tier)
+                    if tier == Tier.COUNTY and not result.by_tier.get(tier)
                     else _("%(n)d cases escalated to you: deadline passed") % {"n": len(cases)}
                 )
                 _tell_tier(cases, tier, subject)
     return result
+
+
+def _light(c: _Late) -> Case:
+    """What the notifications need of a case, without loading it or running Model.__init__
+    (which costs more than the rest of the sweep for 50,000 cases). The other fields are
+    deferred: reading one would load it, and notify reads none."""
+    case = Case.__new__(Case)
+    case.__dict__.update(
+        id=c.id,
+        tracking_code=c.tracking_code,
+        scope_code=c.scope_code,
+        category_id=c.category_id,
+        tier=c.tier,
+    )
+    case._state = ModelState()
+    case._state.adding = False
+    case._state.db = "default"
+    return case
+
+
+def _write(rows: list[list[Any]], now: datetime.datetime) -> None:
+    """Timeline events and the escalations or overdue marks of the scratch table's cases."""
+    qn = connection.ops.quote_name
+    cases = qn(Case._meta.db_table)
+    events = qn(CaseEvent._meta.db_table)
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {_SCRATCH}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {_SCRATCH} (case_id bigint PRIMARY KEY,"
+            " old_tier varchar(8), new_tier varchar(8), due_at "
+            + ("timestamp with time zone" if connection.vendor == "postgresql" else "datetime")
+            + ", due_fallback boolean, action varchar(16), data text)"
+        )
+        insert_raw(
+            _SCRATCH,
+            ["case_id", "old_tier", "new_tier", "due_at", "due_fallback", "action", "data"],
+            rows,
+        )
+        data = "CAST(s.data AS jsonb)" if connection.vendor == "postgresql" else "s.data"
+        cursor.execute(
+            f"INSERT INTO {events} (case_id, at, actor_id, actor_name, action, from_stage,"
+            " to_stage, from_tier, to_tier, note, data, scope_code)"
+            f" SELECT c.id, %s, NULL, %s, s.action, '', '', s.old_tier, s.new_tier, '', {data},"
+            f" c.scope_code FROM {_SCRATCH} s JOIN {cases} c ON c.id = s.case_id",
+            [at, SYSTEM],
+        )
+        hours, hours_params = _hours_since_start(now)
+        spent = ", ".join(
+            f"hours_{t} = hours_{t} + CASE WHEN s.old_tier = %s THEN {hours} ELSE 0 END"
+            for t in TIERS
+        )
+        spent_params: list[Any] = []
+        for t in TIERS:
+            spent_params += [t, *hours_params]
+        working = (Stage.DISPATCHED, Stage.IN_PROGRESS)
+        cursor.execute(
+            f"UPDATE {cases} SET {spent}, tier = s.new_tier, due_at = s.due_at,"
+            " due_fallback = s.due_fallback, tier_started_at = %s, missed_deadline = %s,"
+            " escalations = escalations + 1, assignee_id = NULL,"
+            " stage = CASE WHEN stage IN (%s, %s) THEN %s ELSE stage END,"
+            " version = version + 1, updated_at = %s"
+            f" FROM {_SCRATCH} s WHERE {cases}.id = s.case_id AND s.new_tier <> ''",
+            [*spent_params, at, True, *working, Stage.ACCEPTED, at],
+        )
+        cursor.execute(
+            f"UPDATE {cases} SET overdue_at = %s, missed_deadline = %s,"
+            " version = version + 1, updated_at = %s"
+            f" FROM {_SCRATCH} s WHERE {cases}.id = s.case_id AND s.new_tier = ''",
+            [at, True, at],
+        )
+        cursor.execute(f"DROP TABLE {_SCRATCH}")
