@@ -172,7 +172,11 @@ class Case(models.Model):
     tracking_code = models.CharField(_("tracking code"), max_length=12, unique=True)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.GENERAL)
     category = models.ForeignKey(
-        Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="cases"
+        Category,
+        verbose_name=_("category"),
+        on_delete=models.PROTECT,
+        related_name="cases",
+        db_index=False,
     )
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     # A hotline work order number or an Open311 client's id: re-importing the same order is
@@ -195,6 +199,7 @@ class Case(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     reporter_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -203,11 +208,16 @@ class Case(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
 
     # Placement: the grid holding the location, or only a unit (its dispatcher queue).
     unit = models.ForeignKey(
-        "territory.Unit", verbose_name=_("unit"), on_delete=models.PROTECT, related_name="+"
+        "territory.Unit",
+        verbose_name=_("unit"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     grid = models.ForeignKey(
         "territory.Grid",
@@ -216,6 +226,7 @@ class Case(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     scope_code = models.CharField(max_length=15, editable=False)
 
@@ -244,6 +255,7 @@ class Case(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="assigned_cases",
+        db_index=False,
     )
     merged_into = models.ForeignKey(
         "self",
@@ -252,6 +264,7 @@ class Case(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="merged_cases",
+        db_index=False,
     )
 
     reported_at = models.DateTimeField(_("reported at"))
@@ -295,6 +308,11 @@ class Case(models.Model):
             ("view_notification", "Can see notifications and failed sends"),
             ("import_hotline", "Can import hotline work orders"),
         ]
+        # Few indexes on purpose: PostgreSQL writes every index of a row that an escalation
+        # updates (the deadline is indexed, so no HOT update), and the sweep updates thousands.
+        # The foreign keys have no single-column index of their own: the composite indexes
+        # below start with category and assignee; a grid, unit, household or user is deleted
+        # rarely, and the check of its cases may scan.
         indexes = [
             # One grid's (or unit's) open cases, soonest due first: the grid worker's list.
             models.Index(
@@ -310,6 +328,12 @@ class Case(models.Model):
             models.Index(fields=["category", "reported_at"], name="case_category_time"),
             models.Index(fields=["reporter_phone_hash"], name="case_reporter_phone"),
             models.Index(fields=["assignee", "is_open"], name="case_assignee"),
+            # The duplicates merged into a case (few): for telling their reporters.
+            models.Index(
+                fields=["merged_into"],
+                name="case_merged_into",
+                condition=models.Q(merged_into__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
