@@ -478,7 +478,7 @@ def test_a_send_cut_short_by_a_crash_is_tried_again_after_the_lease(world):
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="two connections writing at once: PostgreSQL"
 )
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_workers_at_once_send_each_message_once(world, monkeypatch):
     for i in range(40):
         f.user(f"w{i}", "grid_worker", world.grid_b11.code)
