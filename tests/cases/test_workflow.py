@@ -396,3 +396,90 @@ def test_closing_tells_the_reporters_of_merged_duplicates_too(world: Any, report
         [main.tracking_code, dup.tracking_code]
     )
     assert {n.address for n in told} == {"139****9000", "137****7000"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        (
+            {"reporter_phone": "0598-12"},
+            "reporter_phone",
+            "A landline number has 10 to 12 digits with its area code",
+        ),
+        ({"lat": None}, "lat", "Give both longitude and latitude"),
+        ({"lon": 10.0}, "lon", "lon 10.0 lies outside China"),
+        ({"kind": "party"}, "kind", "Unknown case kind party"),
+        (
+            {"reported_at": MONDAY + datetime.timedelta(days=1)},
+            "reported_at",
+            "The report time lies in the future",
+        ),
+        ({"photo_urls": ["ftp://x/y.jpg"]}, "media_url", "Not a web address: ftp://x/y.jpg"),
+        (
+            {"photos": [SimpleUploadedFile(f"{i}.jpg", JPEG) for i in range(10)]},
+            "photos",
+            "At most 9 photos",
+        ),
+        ({"category": ""}, "category", "Category is required"),
+        ({"unit": "999999999"}, "unit", "Unknown unit 999999999"),
+    ],
+)
+def test_it_names_each_bad_intake_field(
+    world: Any, report: Any, fields: dict[str, Any], field: str, message: str
+) -> None:
+    with pytest.raises(s.CaseInputError) as caught:
+        report(**fields)
+    assert caught.value.message_dict[field] == [message]
+    assert not Case.objects.exists()
+
+
+def test_it_refuses_an_order_number_taken_in_twice(world: Any, report: Any) -> None:
+    report(channel="hotline", external_id="GD-1")
+    with pytest.raises(s.CaseInputError) as caught:
+        report(channel="hotline", external_id="GD-1")
+    assert caught.value.message_dict == {"external_id": ["Order GD-1 was already taken in"]}
+    with pytest.raises(s.CaseInputError) as caught:
+        report(channel="fax")
+    assert caught.value.message_dict == {"channel": ["Unknown channel fax"]}
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (
+            lambda c, u: s.case_reject(c, actor=u["worker"], reason=""),
+            "Give the reason for rejecting: invalid, duplicate or out of scope",
+        ),
+        (
+            lambda c, u: s.case_escalate(c, actor=u["worker"], reason=" "),
+            "Give the reason for escalating",
+        ),
+        (
+            lambda c, u: s.case_defer(c, actor=u["official"], days=2, reason=""),
+            "Give the reason for the extension",
+        ),
+        (lambda c, u: s.case_reopen(c, reason=""), "Say what is still wrong"),
+        (lambda c, u: s.case_accept(c, actor=None), "Only staff may do this: a case accepted"),
+    ],
+)
+def test_it_says_why_a_step_is_refused(world: Any, report: Any, step: Any, message: str) -> None:
+    case = report()
+    with pytest.raises(s.TransitionRefused) as caught:
+        step(case, world.users)
+    assert caught.value.message == message
+    case.refresh_from_db()
+    assert case.version == 1
+
+
+def test_it_refuses_a_main_case_out_of_scope_or_itself_merged(world: Any, report: Any) -> None:
+    u = world.users
+    far = report(grid=world.grid_b11)
+    dup = report()
+    with pytest.raises(s.TransitionRefused) as caught:
+        s.case_merge(dup, actor=u["dispatcher"], main=far)
+    assert caught.value.message == "The main case lies outside your area"
+    main, other = report(), report()
+    s.case_merge(other, actor=u["dispatcher"], main=main)
+    with pytest.raises(s.TransitionRefused) as caught:
+        s.case_merge(dup, actor=u["dispatcher"], main=other)
+    assert caught.value.message == "The main case was itself merged into another"
