@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_HOUSEHOLDS ?= 2000
 
-.PHONY: install messages migrate demo run test test-only lint format bench clean
+.PHONY: install assets messages migrate demo run test test-only lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,36 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Front-end libraries (htmx, ECharts, Leaflet) from the npm registry, at the versions of the
+# committed package-lock.json, copied into the package's static folder (build output, not in
+# git) so that whitenoise serves them and the wheel carries them.
+VENDOR := src/grassroots/web/static/vendor
+NPM_STAMP := node_modules/.installed-$(shell sha1sum package-lock.json | cut -c1-12)
+
+$(NPM_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "installing Node.js and npm"; \
+	  (apt-get update -qq && apt-get install -y -qq nodejs npm) >/dev/null || \
+	  { echo "npm is missing: install Node.js"; exit 1; }; }
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -f node_modules/.installed-*
+	touch $(NPM_STAMP)
+
+$(VENDOR)/.copied: $(NPM_STAMP)
+	rm -rf $(VENDOR)
+	mkdir -p $(VENDOR)/leaflet
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	cp node_modules/echarts/dist/echarts.min.js $(VENDOR)/
+	cp -r node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css \
+	  node_modules/leaflet/dist/images $(VENDOR)/leaflet/
+	cp node_modules/echarts/LICENSE $(VENDOR)/echarts.LICENSE
+	cp node_modules/leaflet/LICENSE $(VENDOR)/leaflet/LICENSE
+	cp node_modules/htmx.org/LICENSE $(VENDOR)/htmx.LICENSE
+	touch $@
+
+assets: $(VENDOR)/.copied
+
 # Compiled translations (.mo) are build output: made here from the .po files with GNU gettext.
-messages: install
+messages: install assets
 	@command -v msgfmt >/dev/null || { echo "installing gettext (msgfmt)"; \
 	  (apt-get update -qq && apt-get install -y -qq gettext) >/dev/null || \
 	  { echo "msgfmt is missing: install GNU gettext"; exit 1; }; }

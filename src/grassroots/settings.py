@@ -21,6 +21,8 @@ NOTIFICATION_WEBHOOK_TOKEN  (or _FILE) sent as Authorization: Bearer; NOTIFICATI
 NOTIFICATION_MAX_ATTEMPTS  sends of a message before it is given up (default 5)
 EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD (or _FILE), EMAIL_USE_TLS,
 DEFAULT_FROM_EMAIL  the SMTP server of the email backend
+MAP_TILE_URL   an XYZ tile address ({z}/{x}/{y}) for the maps, e.g. 天地图 (default: none, grids
+               over a plain background); MAP_TILE_ATTRIBUTION its credit line
 """
 
 from __future__ import annotations
@@ -121,6 +123,7 @@ INSTALLED_APPS = [
     "grassroots.registry",
     "grassroots.audit",
     "grassroots.cases",
+    "grassroots.web",
 ]
 
 MIDDLEWARE = [
@@ -161,6 +164,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "grassroots.web.nav.navigation",
             ],
         },
     },
@@ -228,18 +232,29 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Maps: grids are drawn over a plain background unless an XYZ tile address is given, e.g. a
+# 天地图 endpoint "https://t0.tianditu.gov.cn/vec_w/wmts?...&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=KEY"
+# (the page's Content-Security-Policy then admits that host for images).
+MAP_TILE_URL = os.environ.get("MAP_TILE_URL", "")
+MAP_TILE_ATTRIBUTION = os.environ.get("MAP_TILE_ATTRIBUTION", "")
+
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'", "'unsafe-inline'"],
-        "img-src": ["'self'", "data:"],
+        "img-src": ["'self'", "data:", "blob:"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
     }
 }
+if MAP_TILE_URL:
+    from urllib.parse import urlsplit
+
+    _tiles = urlsplit(MAP_TILE_URL.replace("{s}", "a"))
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append(f"{_tiles.scheme}://{_tiles.netloc}")
 HTTPS = env_bool("HTTPS")
 if HTTPS:
     SESSION_COOKIE_SECURE = True
@@ -254,6 +269,9 @@ if env_bool("TRUSTED_PROXY"):
 
 LOGIN_URL = "/admin/login/"
 LOGIN_REDIRECT_URL = "/"
+# A form sent after its page expired gets a page that says so (web/errors.py).
+CSRF_FAILURE_VIEW = "grassroots.web.errors.csrf_failure"
+
 
 # The default language of pages and of command output; users switch pages to English.
 LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE") or "zh-hans"

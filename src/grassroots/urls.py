@@ -18,8 +18,14 @@ urlpatterns = [
     path("open311/v2/", include("grassroots.cases.open311.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("account/", include("grassroots.accounts.urls")),
+    path("", include("grassroots.web.urls")),
     path("", registry_views.home, name="home"),
     path("audit/coverage/", registry_views.coverage, name="coverage"),
     path("audit/log/", audit_views.log, name="audit_log"),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "grassroots.web.errors.bad_request"
+handler403 = "grassroots.web.errors.permission_denied"
+handler404 = "grassroots.web.errors.page_not_found"
+handler500 = "grassroots.web.errors.server_error"

@@ -1,0 +1,3 @@
+"""Console routes (case_urls)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Console routes (import_urls)."""
+
+urlpatterns: list = []

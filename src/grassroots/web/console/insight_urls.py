@@ -1,0 +1,3 @@
+"""Console routes (insight_urls)."""
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Grid worker pages (phone first). Names: home, tasks, households, household, report."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
