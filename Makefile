@@ -10,7 +10,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_HOUSEHOLDS ?= 2000
 
-.PHONY: install assets messages migrate demo run test test-only lint format bench clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: install assets browser messages migrate demo run test test-only lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +51,13 @@ $(VENDOR)/.copied: $(NPM_STAMP)
 
 assets: $(VENDOR)/.copied
 
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright; a Chinese font
+# makes their screenshots readable.
+browser:
+	@test -x $(CHROMIUM) && fc-list :lang=zh | grep -q . || { echo "installing chromium and a Chinese font (browser tests)"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei) >/dev/null || \
+	  { echo "$(CHROMIUM) is missing: install Debian's chromium package"; exit 1; }; }
+
 # Compiled translations (.mo) are build output: made here from the .po files with GNU gettext.
 messages: install assets
 	@command -v msgfmt >/dev/null || { echo "installing gettext (msgfmt)"; \
@@ -62,16 +71,18 @@ migrate: messages
 demo: migrate
 	$(GRASSROOTS) demo --if-empty --households $(DEMO_HOUSEHOLDS)
 
+# The background worker (imports, notifications, the escalation sweep) runs beside the server.
 run: demo
 	@echo "Serving http://$(HOST):$(PORT)/  (demo users and passwords: var/demo-users.txt)"
-	$(GRASSROOTS) runserver $(HOST):$(PORT)
+	$(GRASSROOTS) worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(GRASSROOTS) runserver $(HOST):$(PORT)
 
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 
-test: messages lint test-only
+test: messages browser lint test-only
 
 test-only: install
 	$(BIN)/pytest
