@@ -171,3 +171,33 @@ def _households_outside_grid(households: Any) -> list[tuple[str, int]]:
         chunk = outside_pks[i : i + 900]
         codes.extend(Household.objects.filter(pk__in=chunk).values_list("code", "pk"))
     return codes
+
+
+def problem_records(scope: Scope, key: str) -> tuple[str, Any]:
+    """("household" | "resident" | "grid", queryset of the records) behind one problem of
+    the audit, under `scope`: what a page lists when someone drills down into a count.
+
+    Same definitions as `coverage_report`; for duplicate ID numbers it holds every current
+    resident whose number another current resident in the scope also holds.
+    """
+    households = Household.objects.in_scope(scope)
+    residents = Resident.objects.in_scope(scope).filter(CURRENT_RESIDENT)
+    if key == "households_without_grid":
+        return "household", households.filter(grid__isnull=True)
+    if key == "households_outside_grid":
+        pks = [pk for _code, pk in _households_outside_grid(households)]
+        return "household", Household.objects.filter(pk__in=pks)
+    if key == "residents_without_household":
+        return "resident", residents.filter(household__isnull=True)
+    if key == "empty_households":
+        current_members = Resident.objects.filter(CURRENT_RESIDENT, household=OuterRef("pk"))
+        return "household", households.filter(~Exists(current_members))
+    if key == "duplicate_id_numbers":
+        duplicated = residents.order_by().values("id_hash").annotate(n=Count("id")).filter(n__gt=1)
+        return "resident", residents.filter(id_hash__in=duplicated.values("id_hash"))
+    if key == "grids_without_worker":
+        workers = GridAssignment.objects.filter(
+            grid=OuterRef("pk"), user__is_active=True, user__role=Role.GRID_WORKER
+        )
+        return "grid", Grid.objects.in_scope(scope).filter(~Exists(workers))
+    raise KeyError(key)
