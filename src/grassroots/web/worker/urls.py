@@ -1,5 +1,13 @@
 """Grid worker pages (phone first). Names: home, tasks, households, household, report."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("households/", views.households, name="households"),
+    path("households/<int:pk>/", views.household, name="household"),
+    path("report/", views.report, name="report"),
+    path("tasks/", views.tasks, name="tasks"),
+]
