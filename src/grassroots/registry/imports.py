@@ -4,6 +4,11 @@ All-or-nothing: every row is read and checked first; if any row has a problem no
 written and each problem is reported as `row N: <column as written>: <reason>`. A valid file is
 written in one transaction as an upsert (households by code, residents by ID number), so
 importing the same file twice changes nothing the second time.
+
+Both importers take an optional `progress(stage, rows)` callback for long imports (the web
+console's import jobs): `("reading", n)` every PROGRESS_EVERY rows of the check and once when
+it ends, then `("writing", n)` with the rows about to be written, just before the write
+transaction opens. It is called outside that transaction.
 """
 
 from __future__ import annotations
@@ -48,6 +53,9 @@ from grassroots.territory.models import Grid, Unit
 from .models import Household, Resident, Tag, join_tags
 
 TAG_SPLIT = re.compile(r"[;；]")
+# Rows between two progress reports of the check.
+PROGRESS_EVERY = 1000
+Progress = Callable[[str, int], None]
 
 
 def _tag_vocabulary() -> dict[str, str]:
@@ -234,6 +242,7 @@ def import_households(
     scope: Scope | None = None,
     dry_run: bool = False,
     unit_code: str | None = None,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Check and upsert households by code. See the module docstring for the rules."""
     scope = scope or Scope.everything()
@@ -270,6 +279,8 @@ def import_households(
     longitude_label, latitude_label = _("longitude"), _("latitude")
     for number, cells in table.rows:
         result.rows += 1
+        if progress is not None and not result.rows % PROGRESS_EVERY:
+            progress("reading", result.rows)
         before = len(result.problems)
 
         def problem(key: str, reason: str, number: int = number) -> None:
@@ -335,6 +346,8 @@ def import_households(
         if len(result.problems) > before:
             result.bad_rows[number] = cells
         parsed.append(row)
+    if progress is not None:
+        progress("reading", result.rows)
 
     if to_place:
         located = GridIndex.from_queryset(Grid.objects.in_scope(scope)).locate(
@@ -396,6 +409,8 @@ def import_households(
     result.updated = len(updates)
     if dry_run:
         return result
+    if progress is not None:
+        progress("writing", len(creates) + len(updates))
     with transaction.atomic():
         after_pk = _last_pk(Household)
         insert_rows(
@@ -600,6 +615,7 @@ def import_residents(
     scope: Scope | None = None,
     dry_run: bool = False,
     unit_code: str | None = None,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Check and upsert residents by ID number. See the module docstring for the rules."""
     scope = scope or Scope.everything()
@@ -653,6 +669,8 @@ def import_residents(
     seen: dict[str, int] = {}
     for number, cells in table.rows:
         result.rows += 1
+        if progress is not None and not result.rows % PROGRESS_EVERY:
+            progress("reading", result.rows)
         before = len(problems)
 
         def problem(key: str, reason: str, number: int = number) -> None:
@@ -749,6 +767,8 @@ def import_residents(
         if len(problems) > before:
             result.bad_rows[number] = cells
         parsed.append(row)
+    if progress is not None:
+        progress("reading", result.rows)
     if problems:
         return result
 
@@ -840,6 +860,8 @@ def import_residents(
     result.created, result.updated = len(creates), len(updates)
     if dry_run:
         return result
+    if progress is not None:
+        progress("writing", len(creates) + len(updates))
     with transaction.atomic():
         after_pk = _last_pk(Resident)
         # Old mobile numbers of the changed rows, for the audit trail (masked there).
