@@ -167,6 +167,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     form = PeriodForm(request.GET or None)
     today = timezone.localdate()
     since, until, preset = period_of(form, today)
+    if not form.is_bound or form.is_valid():
+        # The date fields show the period in force, ready to be adjusted.
+        form = PeriodForm(initial={"since": since, "until": until})
     figures = stats.indicators(where.code, since, until, scope=where.scope)
     now_open, now_overdue = charts.open_and_overdue(where.scope, timezone.now())
     ratings = charts.by_rating(where.scope, since, until)

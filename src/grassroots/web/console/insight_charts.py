@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
 from grassroots.cases.models import DONE_STAGES, Case, CaseStatBucket, Stage, Tier
@@ -239,6 +239,10 @@ def pie_option(items: list[tuple[str, int]], name: str) -> Any:
     return option
 
 
+def stars(rating: int) -> str:
+    return ngettext("%(stars)s star", "%(stars)s stars", rating) % {"stars": rating}
+
+
 def share(part: int, whole: int) -> str:
     return f"{part / whole * 100:.1f}%" if whole else "–"
 
@@ -317,15 +321,13 @@ def dashboard_charts(
             "id": "chart-rating",
             "title": _("Ratings by residents"),
             "option": bar_option(
-                [_("%(stars)s stars") % {"stars": r} for r, _n in ratings],
+                [stars(r) for r, _n in ratings],
                 [n for _r, n in ratings],
                 _("Ratings"),
                 horizontal=False,
             ),
             "empty": not rated_total,
             "headers": [_("Rating"), _("Cases"), _("Share")],
-            "rows": [
-                [_("%(stars)s stars") % {"stars": r}, n, share(n, rated_total)] for r, n in ratings
-            ],
+            "rows": [[stars(r), n, share(n, rated_total)] for r, n in ratings],
         },
     ]
