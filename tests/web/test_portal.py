@@ -133,7 +133,7 @@ def test_it_names_a_missing_phone_and_description_next_to_their_fields_and_write
     assert field_errors(html, "reporter_phone") == [
         "A phone number is needed to follow your request"
     ]
-    assert field_errors(html, "description") == ["Describe the matter"]
+    assert field_errors(html, "description") == ["Describe the matter in at least 4 characters"]
     assert "Please correct the problems marked below." in html
     assert "张三" in html  # what was typed stays in the form
     assert not Case.objects.exists()

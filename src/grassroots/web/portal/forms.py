@@ -69,7 +69,7 @@ class SubmitForm(forms.Form):
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 5}),
         help_text=_("What happened, where exactly, since when. At least 4 characters."),
-        error_messages={"required": _("Describe the matter")},
+        error_messages={"required": _("Describe the matter in at least 4 characters")},
     )
     lon = forms.CharField(required=False, widget=forms.HiddenInput)
     lat = forms.CharField(required=False, widget=forms.HiddenInput)
