@@ -276,3 +276,13 @@ def test_it_serves_the_grid_outlines_for_the_map(visitor, world):
     )
     ring = data["features"][0]["geometry"]["coordinates"][0]
     assert all(len(str(v).split(".")[-1]) <= 5 for point in ring for v in point)
+
+
+def test_it_names_categories_in_chinese_by_default_and_offers_the_tile_layer(world, settings):
+    settings.MAP_TILE_URL = "https://t0.example.cn/{z}/{x}/{y}.png"
+    settings.MAP_TILE_ATTRIBUTION = "天地图"
+    html = Client().get(reverse("portal:submit")).content.decode()
+    assert '<html lang="zh-hans"' in html
+    assert '<option value="environment">环境卫生</option>' in html
+    assert 'data-tiles="https://t0.example.cn/{z}/{x}/{y}.png"' in html
+    assert 'data-attribution="天地图"' in html
