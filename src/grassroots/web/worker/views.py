@@ -112,8 +112,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "households": ["household_count"],
     }
     options = [
-        ("code", _("Code")),
-        ("name", _("Name")),
+        ("code", _("Grid code")),
+        ("name", _("Grid name")),
         ("-households", _("Most households")),
     ]
     see_cases = user.has_perm("cases.view_case")
@@ -181,14 +181,20 @@ def households(request: HttpRequest) -> HttpResponse:
                 r.name for r in sorted(household.current, key=lambda r: r.relation != "head")
             ]
     context.update(
-        title=_("Households"),
+        title=_("My households")
+        if getattr(user, "role", "") == Role.GRID_WORKER
+        else _("Households in my area"),
         query=query,
         grid=grid,
         grid_choices=_grid_choices(user),
         see_members=see_members,
         sort_options=sort_options(
             context["sorting"],
-            [("code", _("Code")), ("address", _("Address")), ("-members", _("Most members"))],
+            [
+                ("code", _("Household code")),
+                ("address", _("Address")),
+                ("-members", _("Most members")),
+            ],
         ),
     )
     return render(request, "web/worker/households.html", context)
