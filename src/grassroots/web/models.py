@@ -35,8 +35,8 @@ class ImportJob(models.Model):
     once confirmed, imported from the same file. See web/console/imports_jobs.py."""
 
     class Kind(models.TextChoices):
-        HOUSEHOLDS = "households", _("Households")
-        RESIDENTS = "residents", _("Residents")
+        HOUSEHOLDS = "households", _("Household records")
+        RESIDENTS = "residents", _("Resident records")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")

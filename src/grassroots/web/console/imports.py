@@ -101,7 +101,10 @@ def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
     HTMX reloads the whole page (the summary and the problems)."""
     job = _job(request, pk)
     response = render(
-        request, "web/console/import_progress.html", {"job": job, "progress": progress_of(job)}
+        request,
+        "web/console/import_progress.html",
+        # The status badge in the page's heading changes along (an out-of-band swap).
+        {"job": job, "progress": progress_of(job), "oob": True},
     )
     if not job.running and request.headers.get("HX-Request"):
         response["HX-Refresh"] = "true"
