@@ -180,7 +180,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {"key": "overdue", "label": _("Overdue now"), "value": now_overdue, "bad": now_overdue},
         {
             "key": "on_time",
-            "label": _("Closed on time"),
+            "label": _("On-time closure rate"),
             "value": percent(figures["on_time_closure_rate"]),
         },
         {

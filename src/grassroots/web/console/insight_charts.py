@@ -198,7 +198,7 @@ def bar_option(labels: list[str], values: list[int], name: str, *, horizontal: b
 
 def trend_option(rows: list[dict[str, Any]]) -> Any:
     option = _base()
-    received, rate = _("Received"), _("Closed on time (%)")
+    received, rate = _("Received"), _("On-time closure rate (%)")
     option.update(
         legend={"top": 0},
         xAxis={"type": "category", "data": [r["label"] for r in rows]},
@@ -298,7 +298,7 @@ def dashboard_charts(
             "headers": [
                 _("Month") if monthly else _("Week from"),
                 _("Received"),
-                _("Closed on time"),
+                _("On-time closure rate"),
             ],
             "rows": [
                 [

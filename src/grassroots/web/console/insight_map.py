@@ -233,10 +233,10 @@ def map_data(request: HttpRequest) -> JsonResponse:
         links = []
         cases_url = link("console:cases", query={"scope": grid.code})
         if cases_url:
-            links.append([_("Cases"), cases_url])
+            links.append([_("See the cases"), cases_url])
         households_url = link("worker:households", query={"grid": grid.code})
         if households_url:
-            links.append([_("Households"), households_url])
+            links.append([_("See the households"), households_url])
         features.append(
             {
                 "type": "Feature",
