@@ -8,6 +8,8 @@ import re
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -149,6 +151,36 @@ def test_it_sorts_and_pages_households(world, login):
     assert codes(second) == ["HA12-1"]
     html = html_of(second)
     assert 'rel="prev"' in html and "Page 2 of 2" in html
+
+
+def test_it_reads_the_lists_in_as_many_queries_for_many_rows_as_for_few(world, login):
+    client = login("worker")
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    urls = [reverse("worker:home"), reverse("worker:households"), reverse("worker:tasks")]
+    urls.append(reverse("worker:household", args=[world.households["HA11-1"].pk]))
+    cf.case(world.grid_a11, household=world.households["HA11-1"])
+    tagged = world.households["HA11-2"]
+    tagged.tags = "|低保|"  # tags read the vocabulary: once a page
+    tagged.save()
+    [queries(url) for url in urls]  # warm up the caches of the first requests
+    few = [queries(url) for url in urls]
+    for i in range(6):
+        household = f.household(f"HA11-X{i}", world.grid_a11, tags="|低保|")
+        f.resident(f"新户{i}", household, relation="head")
+        f.resident(f"新人{i}", world.households["HA11-1"], relation="child")
+        cf.case(world.grid_a11, household=world.households["HA11-1"])
+    assert [queries(url) for url in urls] == few
+
+
+def test_it_tells_a_worker_without_grids_to_ask_for_one(world, login):
+    client = login(f.user("newbie", "grid_worker"))
+    assert "No grid is assigned to you yet." in html_of(client.get(reverse("worker:home")))
+    assert list(client.get(reverse("worker:households")).context["page_obj"]) == []
 
 
 # --- One household ---------------------------------------------------------------------------
