@@ -262,6 +262,10 @@ def test_it_refuses_a_file_over_the_size_limit_with_a_clear_message(world, offic
     assert 'class="field has-error required"' in html
     assert not ImportJob.objects.exists()
     assert not (settings.VAR_DIR / "imports").exists()
+    # The browser checks the size before sending (import.js), with the same message.
+    form = official.get(START).content.decode()
+    assert 'data-max-bytes="100"' in form
+    assert 'data-too-large="The file is larger than the import limit of 100 B.' in form
 
 
 def test_it_refuses_other_file_types_next_to_the_field(world, official):
@@ -416,3 +420,21 @@ def test_the_poll_updates_the_status_badge_too(world, official, settings):
     assert page.count('id="import-status"') == 1
     partial = official.get(job_url(job, "import_progress")).content.decode()
     assert '<span id="import-status" hx-swap-oob="true">' in partial and "Queued" in partial
+
+
+def test_a_stalled_job_can_be_deleted(world, official):
+    import os
+    import time
+
+    upload(official, HOUSEHOLD_HEADER + "N1,某地,350426100001001,,,\n")
+    job = ImportJob.objects.get()
+    ImportJob.objects.filter(pk=job.pk).update(status="checking")
+    job.refresh_from_db()
+    write_progress(job, "reading", 1, 1)
+    assert "Cancel and delete the file" not in official.get(job_url(job)).content.decode()
+    # The worker died an hour ago: the job may go.
+    an_hour_ago = time.time() - 3600
+    os.utime(job.folder / PROGRESS_FILE, (an_hour_ago, an_hour_ago))
+    assert "Cancel and delete the file" in official.get(job_url(job)).content.decode()
+    official.post(job_url(job, "import_delete"))
+    assert not ImportJob.objects.exists() and not job.folder.exists()

@@ -19,7 +19,7 @@ from grassroots.web.models import ImportJob
 from grassroots.web.paging import sorted_page
 
 from .imports_forms import ImportForm, too_large_message
-from .imports_jobs import job_confirm, job_create, job_delete, progress_of
+from .imports_jobs import job_confirm, job_create, job_delete, progress_of, stalled
 
 PERM = "registry.import_registry"
 JOB_SORTS: dict[str, Sequence[str]] = {
@@ -87,7 +87,12 @@ def _import_start(request: HttpRequest) -> HttpResponse:
 @require_GET
 def import_job(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
-    context: dict[str, Any] = {"job": job, "progress": progress_of(job), "title": job.file_name}
+    context: dict[str, Any] = {
+        "job": job,
+        "progress": progress_of(job),
+        "can_delete": job.deletable or stalled(job),
+        "title": job.file_name,
+    }
     if job.problem_count:
         context.update(sorted_page(request, job.problems.all(), PROBLEM_SORTS, "row"))
     return render(request, "web/console/import_job.html", context)

@@ -44,6 +44,10 @@ class ImportForm(forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        limit = settings.IMPORT_MAX_BYTES
+        self.fields["file"].widget.attrs.update(
+            {"data-max-bytes": str(limit), "data-too-large": too_large_message(limit)}
+        )
         self.fields["file"].help_text = _(
             "CSV (UTF-8 or GB18030) or Excel .xlsx, the first row being the column headers; "
             "at most %(limit)s."

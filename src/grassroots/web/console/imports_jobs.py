@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,9 @@ logger = logging.getLogger("grassroots.web.imports")
 
 Status = ImportJob.Status
 PROGRESS_FILE = "progress.json"
+# A check or import that has reported no progress for this long is taken for dead (its worker
+# was stopped) and may be deleted; the longest quiet stretch of a live one is the write.
+STALLED_AFTER = 30 * 60
 VALUE_LENGTH = 200
 
 
@@ -126,13 +130,24 @@ def job_confirm(*, actor: Any, job: ImportJob) -> bool:
     return True
 
 
+def stalled(job: ImportJob) -> bool:
+    """Whether a running check or import has given no sign of life for STALLED_AFTER."""
+    if job.status not in (Status.CHECKING, Status.IMPORTING):
+        return False
+    try:
+        last = (job.folder / PROGRESS_FILE).stat().st_mtime
+    except OSError:
+        last = (job.confirmed_at or job.created_at).timestamp()
+    return time.time() - last > STALLED_AFTER
+
+
 def job_delete(*, job: ImportJob) -> bool:
-    """Delete a job that is not running, with its file; False if it is running now."""
-    deleted, _counts = (
-        ImportJob.objects.filter(pk=job.pk)
-        .exclude(status__in=[Status.CHECKING, Status.IMPORTING])
-        .delete()
-    )
+    """Delete a job with its file, unless its check or import is running (and alive) now."""
+    jobs = ImportJob.objects.filter(pk=job.pk)
+    if not stalled(job):
+        # Conditional: a worker may claim the job between the page and this click.
+        jobs = jobs.exclude(status__in=[Status.CHECKING, Status.IMPORTING])
+    deleted, _counts = jobs.delete()
     if deleted:
         remove_files(job)
     return bool(deleted)
