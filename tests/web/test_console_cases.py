@@ -470,3 +470,21 @@ def test_merge_needs_a_case_in_scope(world, login, report):
     assert (duplicate.stage, duplicate.merged_into) == (Stage.MERGED, main)
     html = client.get(page(main.tracking_code)).content.decode()
     assert "duplicate merged in" in html
+
+
+def test_the_queue_costs_the_same_queries_for_more_rows(world, login, report):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = login("dispatcher")
+    for _ in range(2):
+        report(world.grid_a11)
+    client.get(QUEUE)  # warm the session and the caches
+    with CaptureQueriesContext(connection) as few:
+        client.get(QUEUE)
+    for _ in range(4):
+        report(world.grid_a12, urgent=True)
+    with CaptureQueriesContext(connection) as more:
+        response = client.get(QUEUE)
+    assert len(codes_in(response.content.decode())) == 6
+    assert len(more) == len(few)
