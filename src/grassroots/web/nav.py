@@ -26,7 +26,7 @@ Menu = list[tuple[str, Any, str | None]]
 WORKER_MENU: Menu = [
     ("worker:home", _("My grids"), None),
     ("worker:tasks", _("My tasks"), "cases.view_case"),
-    ("worker:households", _("Households"), "registry.view_household"),
+    ("worker:households", _("My households"), "registry.view_household"),
     ("worker:report", _("Report"), "cases.add_case"),
 ]
 CONSOLE_MENU: Menu = [
