@@ -204,6 +204,13 @@ def test_the_progress_partial_renders_the_bar(world, official, settings):
     # The job page shows the same bar, which polls.
     assert 'hx-trigger="every 1s"' in official.get(job_url(job)).content.decode()
 
+    # The write is one transaction: the bar shows activity, without a value.
+    ImportJob.objects.filter(pk=job.pk).update(status="importing")
+    write_progress(job, "writing", 3990, 4000)
+    html = official.get(url).content.decode()
+    assert '<progress aria-labelledby="import-progress-label"></progress>' in html
+    assert "Writing to the registry…" in html and "3990 rows to write." in html
+
     # Once the job ends, the poll stops and HTMX reloads the page.
     ImportJob.objects.filter(pk=job.pk).update(status="checked")
     response = official.get(url, HTTP_HX_REQUEST="true")
