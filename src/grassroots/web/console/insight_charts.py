@@ -258,7 +258,7 @@ def dashboard_charts(
     stages = by_stage(scope, since, until)
     tiers = by_tier(scope, since, until)
     monthly, trend_rows = trend(scope, since, until)
-    cases_label = _("Cases")
+    cases_label = _("Number of cases")
     category_total = sum(n for _c, _l, n in categories)
     stage_total = sum(n for _s, _l, n in stages)
     closed_total = sum(n for _t, _l, n in tiers)
@@ -274,7 +274,7 @@ def dashboard_charts(
                 horizontal=True,
             ),
             "empty": not categories,
-            "headers": [_("Category"), _("Cases"), _("Share")],
+            "headers": [_("Category"), _("Number of cases"), _("Share")],
             "rows": [[label, n, share(n, category_total)] for _c, label, n in categories],
         },
         {
@@ -287,7 +287,7 @@ def dashboard_charts(
                 horizontal=False,
             ),
             "empty": not stages,
-            "headers": [_("Stage"), _("Cases"), _("Share")],
+            "headers": [_("Stage"), _("Number of cases"), _("Share")],
             "rows": [[label, n, share(n, stage_total)] for _s, label, n in stages],
         },
         {
@@ -327,7 +327,7 @@ def dashboard_charts(
                 horizontal=False,
             ),
             "empty": not rated_total,
-            "headers": [_("Rating"), _("Cases"), _("Share")],
+            "headers": [_("Rating"), _("Number of cases"), _("Share")],
             "rows": [[stars(r), n, share(n, rated_total)] for r, n in ratings],
         },
     ]
