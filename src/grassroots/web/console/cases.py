@@ -211,7 +211,10 @@ def _case_page(
     user = _user(request)
     detail = _detail(case, user)
     stages, tiers = _labels(Stage.choices), _labels(Tier.choices)
+    # The names the services write for steps taken by no user.
+    nobody = {services.REPORTER: _("reporter"), services.SYSTEM: _("system")}
     for event in detail["timeline"]:
+        event["by"] = nobody.get(event["by"], event["by"])
         event["from_stage_label"] = stages.get(event["from_stage"], "")
         event["to_stage_label"] = stages.get(event["to_stage"], "")
         event["from_tier_label"] = tiers.get(event["from_tier"], "")
