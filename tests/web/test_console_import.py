@@ -78,8 +78,8 @@ def test_it_checks_an_upload_and_shows_every_problem_by_row_and_column(world, of
     ]
     for row, column, value, reason in rows:
         assert (
-            f'<tr><td class="number">{row}</td><td>{column}</td><td>{value}</td><td>{reason}</td></tr>'
-            in html
+            f'<tr><td class="number">{row}</td><td>{column}</td><td class="value" '
+            f'data-label="Value">{value}</td><td class="reason">{reason}</td></tr>' in html
         )
     assert "5 problems were found. Nothing was written" in html
     assert "the import is all or nothing" in html
