@@ -227,3 +227,23 @@ def test_it_needs_the_permission_to_see_cases(world: Any, login: Any) -> None:
 
     nobody = f.user("nobody", "", "350426")
     assert login(nobody).get("/console/").status_code == 403
+
+
+def test_it_reads_the_dashboard_in_a_fixed_number_of_queries(
+    world: Any, report: Any, login: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = login("official")
+    report()
+    client.get(f"/console/?{MARCH}")  # sessions, permissions and the like settle first
+    with CaptureQueriesContext(connection) as few:
+        client.get(f"/console/?{MARCH}")
+    for grid in (world.grid_a11, world.grid_a12, world.grid_a21):
+        for category in ("environment", "safety", "policy"):
+            report(grid=grid, category=category)
+    with CaptureQueriesContext(connection) as many:
+        html = client.get(f"/console/?{MARCH}").content.decode()
+    assert figure(html, "received") == "10"
+    assert len(many) == len(few)

@@ -119,3 +119,22 @@ def test_it_simplifies_large_boundaries_only() -> None:
     smaller = simplified(big)
     assert smaller["type"] == "Polygon"
     assert 4 < len(smaller["coordinates"][0]) < len(ring) // 4
+
+
+def test_it_reads_the_map_data_in_a_fixed_number_of_queries(
+    world: Any, placed: Any, login: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = login("official")
+    client.get("/console/map/data/?indicator=coverage")
+    with CaptureQueriesContext(connection) as few:
+        client.get("/console/map/data/?indicator=coverage")
+    for i in range(2, 7):
+        f.grid(f"35042610000200{i}", 118.12 + 0.01 * i, 26.10)
+    with CaptureQueriesContext(connection) as many:
+        grids = features(client, "indicator=coverage")
+    assert len(grids) == 8
+    assert grids["350426100002006"]["properties"]["coverage"] == 1  # nobody serves it yet
+    assert len(many) == len(few)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth.decorators import login_required, permission_required
@@ -94,8 +95,6 @@ def link(name: str, *args: Any, query: dict[str, str] | None = None) -> str | No
     except NoReverseMatch:
         return None
     if query:
-        from urllib.parse import urlencode
-
         url += "?" + urlencode(query)
     return url
 
@@ -118,10 +117,14 @@ class PeriodForm(forms.Form):
 
     period = forms.ChoiceField(label=_("Period"), choices=PRESETS, required=False)
     since = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     until = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=_("To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
     def clean(self) -> dict[str, Any]:
