@@ -122,3 +122,13 @@ def test_it_refuses_places_outside_the_scope_and_users_without_permission(
     assert login("secretary").get("/console/coverage/?scope=350426100002").status_code == 404
     handler = f.user("handler", "department_handler", "350426")
     assert login(handler).get("/console/coverage/").status_code == 403
+
+
+def test_it_starts_a_superuser_from_the_top_units(world: Any, problems: Any, login: Any) -> None:
+    root = f.user("root", "county_admin", is_superuser=True)
+    client = login(root)
+    html = client.get("/console/coverage/").content.decode()
+    below = re.search(r'<table class="data" id="coverage-below">(.*?)</table>', html, re.S)
+    assert below and "尤溪县" in below.group(1)
+    assert client.get("/console/").status_code == 200
+    assert len(client.get("/console/map/data/").json()["features"]) == 4
