@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from tests.live import audit_events_flushed_too, database_as_migrated_afterwards  # noqa: F401
 from tests.web.conftest import compile_messages, verify_two_factor
 
 # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still
@@ -37,6 +38,17 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+# The innermost elements that stick out past the right edge of the screen.
+WIDE_ELEMENTS = """
+() => Array.from(document.querySelectorAll('body *'))
+  .filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .filter(el => !Array.from(el.children).some(
+      c => c.getBoundingClientRect().right > document.documentElement.clientWidth + 1))
+  .slice(0, 5)
+  .map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+       (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : ''))
+"""
 
 pytestmark = pytest.mark.browser
 
@@ -106,7 +118,11 @@ class Visitor:
         overflow = self.page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
-        assert overflow <= 1, f"{self.page.url} is {overflow}px wider than the {self.width} screen"
+        if overflow > 1:
+            culprits = self.page.evaluate(WIDE_ELEMENTS)
+            raise AssertionError(
+                f"{self.page.url} is {overflow}px wider than the {self.width} screen: {culprits}"
+            )
 
     def check_clean(self) -> None:
         assert self.errors == [], f"JavaScript errors on {self.page.url}: {self.errors}"
