@@ -141,6 +141,31 @@ def test_it_refuses_rows_outside_the_callers_scope(world, upload):
     assert data["written"] is False
 
 
+def test_it_refuses_to_take_over_a_household_outside_the_callers_scope(world, upload):
+    content = (HOUSEHOLD_HEADER + "HB11-1,改地址,350426100001001\n").encode()
+    data = body(upload("secretary", "households", content, dry_run="false", name="h.csv"))
+    assert data["problems"] == [
+        {"row": 2, "column": "户编号", "reason": "household HB11-1 is outside your area"}
+    ]
+    assert (data["written"], data["updated"]) == (False, 0)
+    assert Household.objects.get(code="HB11-1").grid == world.grid_b11
+
+
+def test_it_refuses_to_move_a_resident_outside_the_callers_scope(world, upload):
+    number = world.residents["周杰伦"].id_number
+    content = (RESIDENT_HEADER + f"周杰伦,{number},13700137000,HA11-1,户主,,\n").encode()
+    data = body(upload("secretary", "residents", content, dry_run="false"))
+    assert data["problems"] == [
+        {
+            "row": 2,
+            "column": "身份证号",
+            "reason": "the resident with this ID number lives outside your area",
+        }
+    ]
+    assert data["written"] is False
+    assert Resident.objects.with_id_number(number).get().household.code == "HB11-1"
+
+
 def test_it_refuses_a_unit_outside_the_callers_scope_like_one_that_does_not_exist(world, upload):
     content = (RESIDENT_HEADER + f"流动丙,{f.id_number()},,,,流动,\n").encode()
     for unit in (world.village_b1.code, "350426100099"):

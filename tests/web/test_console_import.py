@@ -157,15 +157,12 @@ def test_it_refuses_rows_outside_the_uploaders_scope(world, login):
     assert not Household.objects.filter(code__in=["N1", "N2", "N3"]).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="registry/imports.py finds existing households by code outside the importer's scope",
-)
 def test_a_household_outside_the_scope_cannot_be_taken_over_by_its_code(world, login):
     client = login("secretary")
     upload(client, HOUSEHOLD_HEADER + "HB11-1,改地址,350426100001001,,,\n")
     job = ImportJob.objects.get()
     assert job.problem_count == 1 and job.updated == 0
+    assert Household.objects.get(code="HB11-1").address != "改地址"
 
 
 def test_the_default_unit_must_lie_in_the_uploaders_scope(world, login):

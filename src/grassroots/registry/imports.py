@@ -3,7 +3,10 @@
 All-or-nothing: every row is read and checked first; if any row has a problem nothing is
 written and each problem is reported as `row N: <column as written>: <reason>`. A valid file is
 written in one transaction as an upsert (households by code, residents by ID number), so
-importing the same file twice changes nothing the second time.
+importing the same file twice changes nothing the second time. The importer's `scope` bounds
+what a file may touch: grids, households and units named in it must lie inside the scope, and a
+row whose code or ID number matches a household or resident outside it is a problem, not an
+update.
 
 Both importers take an optional `progress(stage, rows)` callback for long imports (the web
 console's import jobs): `("reading", n)` every PROGRESS_EVERY rows of the check and once when
@@ -379,8 +382,20 @@ def import_households(
     # Rows with neither grid column nor coordinates keep their territory; new ones need one.
     creates, updates = [], []
     now = db_datetime(timezone.now())
+    scope_at = _HOUSEHOLD_FIELDS.index("scope_code")
     for row in parsed:
         old = existing.get(row["code"])
+        if old is not None and not scope.contains(old[1][scope_at]):
+            # Codes are unique across the registry: naming another area's household must not
+            # take it over.
+            result.problems.append(
+                Problem(
+                    row["_row"],
+                    header["code"],
+                    _("household %(code)s is outside your area") % {"code": row["code"]},
+                )
+            )
+            continue
         if old is None:
             if "unit_id" not in row:
                 if fallback is None:
@@ -775,6 +790,7 @@ def import_residents(
     by_hash = {row["id_hash"]: row["id_number"] for row in parsed}
     existing, ambiguous = _existing_residents(list(by_hash))
     unit_codes = dict(Unit.objects.values_list("pk", "code"))
+    scope_at = _RESIDENT_FIELDS.index("scope_code")
     now = db_datetime(timezone.now())
     creates: list[tuple[Any, ...]] = []
     updates: list[tuple[Any, ...]] = []
@@ -794,6 +810,16 @@ def import_residents(
             )
             continue
         old = existing.get(number_)
+        if old is not None and not scope.contains(old[1][scope_at]):
+            # The person is on the registry elsewhere: neither update nor move them from here.
+            problems.append(
+                Problem(
+                    row["_row"],
+                    header["id_number"],
+                    _("the resident with this ID number lives outside your area"),
+                )
+            )
+            continue
         if row.get("household_id") is None and not ("household_id" not in row and old):
             # No household: the fallback unit if one was given, else the unit they were in.
             if fallback is not None:
