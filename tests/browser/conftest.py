@@ -20,10 +20,6 @@ from django.test import Client
 from tests.live import audit_events_flushed_too, database_as_migrated_afterwards  # noqa: F401
 from tests.web.conftest import compile_messages, verify_two_factor
 
-# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still
-# synchronous, one at a time, so Django's async guard would only get in the way here.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(settings.VAR_DIR) / "screenshots"
 WIDTHS = {"phone": {"width": 360, "height": 780}, "desktop": {"width": 1440, "height": 900}}
@@ -58,20 +54,32 @@ def _compiled_messages() -> None:
     compile_messages()
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+@pytest.fixture(scope="package")
+def browser(django_db_setup: Any) -> Iterator[Any]:
+    """Chromium for the browser tests. Playwright's sync API keeps an event loop running in this
+    thread while it is open; the tests' own ORM calls are still synchronous, one at a time, so
+    Django's async guard is lifted for that while only, and the loop is stopped after this
+    package, before tests that do not expect it. The test database is made before it starts."""
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"{CHROMIUM} is missing: the browser tests need Debian's chromium (make browser)"
         )
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            yield chromium
+            chromium.close()
+    finally:
+        if before is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
 
 
 class Visitor:
