@@ -39,6 +39,15 @@ class World:
     users: dict[str, Any]
 
 
+def pytest_collection_modifyitems(items: list[Any]) -> None:
+    """The browser tests (tests/browser) run last: once Chromium is open, an event loop runs in
+    the test thread until the end of the session, which other tests need not live with."""
+    for item in items:
+        if item.nodeid.startswith("tests/browser/"):
+            item.add_marker(pytest.mark.browser)
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings: Any) -> None:
     """The personas' passwords need no real hashing cost in tests."""

@@ -46,20 +46,18 @@ WIDE_ELEMENTS = """
        (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : ''))
 """
 
-pytestmark = pytest.mark.browser
-
 
 @pytest.fixture(scope="session", autouse=True)
 def _compiled_messages() -> None:
     compile_messages()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def browser(django_db_setup: Any) -> Iterator[Any]:
-    """Chromium for the browser tests. Playwright's sync API keeps an event loop running in this
-    thread while it is open; the tests' own ORM calls are still synchronous, one at a time, so
-    Django's async guard is lifted for that while only, and the loop is stopped after this
-    package, before tests that do not expect it. The test database is made before it starts."""
+    """Chromium for the browser tests, which run last (tests/conftest.py). Playwright's sync API
+    keeps an event loop running in this thread while it is open; the tests' own ORM calls are
+    still synchronous, one at a time, so Django's async guard is lifted from then on. The test
+    database is made before it starts."""
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"{CHROMIUM} is missing: the browser tests need Debian's chromium (make browser)"

@@ -187,7 +187,8 @@ def photo_url(photo: Any) -> str:
     return f"/api/v1/cases/{photo.case.tracking_code}/photos/{photo.pk}"
 
 
-def _detail(case: Case, user: User) -> dict[str, Any]:
+def case_detail(case: Case, user: User) -> dict[str, Any]:
+    """The case as `GET /cases/{code}` shows it to `user` (the web case page shows the same)."""
     out = case_out(case)
     out["timeline"] = [_event_out(e) for e in timeline(case)]
     out["allowed_actions"] = services.allowed_actions(case, user)
@@ -334,7 +335,7 @@ def report_case(request: HttpRequest, body: CaseIn) -> Status:
             201,
             {**case_out(case), "timeline": [], "allowed_actions": [], "possible_duplicates": []},
         )
-    return Status(201, _detail(case, user))
+    return Status(201, case_detail(case, user))
 
 
 def _unit_above_ok(user: User, unit: str) -> bool:
@@ -380,7 +381,7 @@ def case_stats(
 def get_case(request: HttpRequest, tracking_code: str) -> dict[str, Any]:
     """One case; 404 if it does not exist or lies outside your scope."""
     user = require_perm(request, "cases.view_case")
-    return _detail(_get(user, tracking_code), user)
+    return case_detail(_get(user, tracking_code), user)
 
 
 class ActionIn(Schema):
@@ -416,9 +417,11 @@ Action = Literal[
 ]
 
 
-def _run_action(
+def run_action(
     user: User, case: Case, action: str, data: dict[str, Any], photos: list[Any]
 ) -> Case:
+    """One workflow step by name, as the API and the web pages take it (TransitionRefused or
+    CaseInputError when refused)."""
     common: dict[str, Any] = {"actor": user, "expected_version": data.get("expected_version")}
     note = data.get("note") or ""
     if photos:
@@ -483,10 +486,10 @@ def act_on_case(
     user = require_perm(request, "cases.view_case", step_perm or "cases.handle_case")
     case = _get(user, tracking_code)
     try:
-        case = _run_action(user, case, action, body.dict(), [])
+        case = run_action(user, case, action, body.dict(), [])
     except services.TransitionRefused as exc:
         raise HttpError(exc.status, exc.message) from None
-    return _detail(case, user)
+    return case_detail(case, user)
 
 
 @router.post(
@@ -507,10 +510,10 @@ def add_case_photos(
     case = _get(user, tracking_code)
     action = "progress" if case.stage == Stage.IN_PROGRESS else "note"
     try:
-        case = _run_action(user, case, action, {"note": note}, list(photos))
+        case = run_action(user, case, action, {"note": note}, list(photos))
     except services.TransitionRefused as exc:
         raise HttpError(exc.status, exc.message) from None
-    return _detail(case, user)
+    return case_detail(case, user)
 
 
 @router.get(

@@ -25,7 +25,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from grassroots.accounts.models import User
 from grassroots.cases import services
-from grassroots.cases.api import _detail, _run_action
+from grassroots.cases.api import case_detail, run_action
 from grassroots.cases.models import TIER_ORDER, Case, CaseEvent, Stage, Tier
 from grassroots.cases.selectors import case_list, cases_for
 from grassroots.territory.models import Grid, Unit
@@ -170,7 +170,7 @@ def case_bulk(request: HttpRequest) -> HttpResponse:
             refused.append((code, _("no such case in your area")))
             continue
         try:
-            _run_action(user, case, action, data, [])
+            run_action(user, case, action, data, [])
         except services.TransitionRefused as exc:
             refused.append((code, exc.message))
         except NinjaValidationError:
@@ -209,7 +209,7 @@ def _case_page(
     status: int = 200,
 ) -> HttpResponse:
     user = _user(request)
-    detail = _detail(case, user)
+    detail = case_detail(case, user)
     stages, tiers = _labels(Stage.choices), _labels(Tier.choices)
     # The names the services write for steps taken by no user.
     nobody = {services.REPORTER: _("reporter"), services.SYSTEM: _("system")}
@@ -281,7 +281,7 @@ def case_step(request: HttpRequest, code: str, action: str) -> HttpResponse:
     if not form.is_valid():
         return _case_page(request, case, (action, form), status=400)
     try:
-        _run_action(user, case, action, form.service_data(), form.uploaded_photos())
+        run_action(user, case, action, form.service_data(), form.uploaded_photos())
     except services.TransitionRefused as exc:
         messages.error(request, exc.message)
         return redirect("console:case", code=case.tracking_code)
