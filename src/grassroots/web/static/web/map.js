@@ -41,6 +41,7 @@
     if (!window.L || element.dataset.drawn) return;
     element.dataset.drawn = "1";
     var map = window.L.map(element, { zoomSnap: 0.25 });
+    map.attributionControl.setPrefix("Leaflet");
     if (element.dataset.tileUrl) {
       window.L.tileLayer(element.dataset.tileUrl, {
         attribution: element.dataset.tileAttribution || "",

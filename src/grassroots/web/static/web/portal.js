@@ -18,6 +18,7 @@
     var clear = document.getElementById(element.dataset.clear);
     L.Icon.Default.imagePath = element.dataset.images;
     var map = L.map(element, { attributionControl: !!element.dataset.tiles });
+    if (map.attributionControl) map.attributionControl.setPrefix("Leaflet");
     if (element.dataset.tiles) {
       L.tileLayer(element.dataset.tiles, {
         attribution: element.dataset.attribution || "", maxZoom: 18 }).addTo(map);
