@@ -14,34 +14,10 @@ from grassroots.cases import services as s
 from grassroots.cases import stats
 from grassroots.cases.models import Case, Category
 from grassroots.core.scoping import Scope
-from tests.cases.conftest import MONDAY, centre
+from tests.cases.conftest import MONDAY
 
 H = datetime.timedelta(hours=1)
 MARCH = "since=2026-03-01&until=2026-03-31"
-
-
-@pytest.fixture
-def report(world: Any) -> Any:
-    """report(grid, category, **more) -> Case, reported through the intake service."""
-
-    def make(grid: Any = None, category: str = "environment", **more: Any) -> Case:
-        grid = grid or world.grid_a11
-        lon, lat = centre(grid)
-        fields: dict[str, Any] = {
-            "actor": None,
-            "channel": "portal",
-            "category": category,
-            "description": "路灯坏了，晚上很黑",
-            "lon": lon,
-            "lat": lat,
-            "reporter_phone": "13800138000",
-            "reported_at": MONDAY,
-            "now": MONDAY,
-        }
-        fields.update(more)
-        return s.case_report(**fields)
-
-    return make
 
 
 def close(case: Case, world: Any, rating: int | None = None, handler: str = "worker") -> Case:
