@@ -111,12 +111,23 @@ class Visitor:
         self.page.wait_for_load_state("load")
         return response
 
-    def shot(self, step: str) -> Path:
+    def shot(self, step: str) -> list[Path]:
+        """Screenshots of the page as it is, at phone and at desktop width (the other width by
+        resizing the window, as a browser would relayout it), and the window put back."""
         folder = SCREENSHOTS / self.journey
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{step}-{self.width}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-        return path
+        paths = []
+        others = [w for w in WIDTHS if w != self.width]
+        for width in [self.width, *others]:
+            if width != self.width:
+                self.page.set_viewport_size(WIDTHS[width])
+                self.page.wait_for_timeout(200)  # charts and maps redraw on resize
+            path = folder / f"{step}-{width}.png"
+            self.page.screenshot(path=str(path), full_page=True)
+            paths.append(path)
+        if others:
+            self.page.set_viewport_size(WIDTHS[self.width])
+        return paths
 
     def no_sideways_scroll(self) -> None:
         """The page fits its width: nothing forces a phone to scroll sideways (tables scroll
