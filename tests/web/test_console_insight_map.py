@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from grassroots.web.console.insight_map import COLOURS, simplified
 from tests import factories as f
-from tests.web.test_console_insight import report  # noqa: F401  (fixture)
 
 TOWN_A_GRIDS = ["350426100001001", "350426100001002", "350426100002001"]
 
