@@ -488,3 +488,32 @@ def test_the_queue_costs_the_same_queries_for_more_rows(world, login, report):
         response = client.get(QUEUE)
     assert len(codes_in(response.content.decode())) == 6
     assert len(more) == len(few)
+
+
+def test_the_handlers_offered_are_who_may_handle_cases_in_one_query(world, login):
+    from django.contrib.auth.models import Group, Permission
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from grassroots.accounts.models import User
+    from grassroots.web.console.cases_forms import handler_choices, handlers_in_scope
+
+    dispatcher = world.users["dispatcher"]
+    handle = Permission.objects.get(content_type__app_label="cases", codename="handle_case")
+    granted = User.objects.create(username="granted", role="auditor", scope_code="350426100")
+    granted.user_permissions.add(handle)
+    grouped = User.objects.create(username="grouped", role="auditor", scope_code="350426100")
+    group = Group.objects.create(name="handlers")
+    group.permissions.add(handle)
+    grouped.groups.add(group)
+    User.objects.create(username="viewer", role="auditor", scope_code="350426100")
+    User.objects.create(username="gone", role="town_official", scope_code="350426100",
+                        is_active=False)  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        offered = handlers_in_scope(dispatcher)
+    assert len(queries) == 1
+    in_scope = User.objects.visible_to(dispatcher).filter(is_active=True).order_by("username")
+    assert offered == handler_choices(in_scope)
+    names = [name for name, _label in offered]
+    assert {"granted", "grouped", "official", "worker"} <= set(names)
+    assert not {"viewer", "gone", "outsider"} & set(names)

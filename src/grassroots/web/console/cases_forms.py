@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.db.models import Q
+from django.contrib.auth.models import Permission
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from grassroots.accounts.models import User
+from grassroots.accounts.roles import ROLE_PERMISSIONS
 from grassroots.cases import services
 from grassroots.cases.models import Case, Category, Stage, Tier
 
@@ -122,10 +124,32 @@ def handler_choices(users: Any) -> list[tuple[str, str]]:
     ]
 
 
+def may_handle_cases() -> Q:
+    """Users who hold cases.handle_case, as `has_perm` decides it (by role, by a grant to them
+    or to a group of theirs, or as superusers), in one query instead of two per user."""
+    roles = [role for role, perms in ROLE_PERMISSIONS.items() if "cases.handle_case" in perms]
+    granted = Permission.objects.filter(content_type__app_label="cases", codename="handle_case")
+    direct = User.user_permissions.through.objects.filter(
+        user_id=OuterRef("pk"), permission__in=granted
+    )
+    grouped = User.groups.through.objects.filter(
+        user_id=OuterRef("pk"), group__permissions__in=granted
+    )
+    return Q(role__in=roles) | Q(is_superuser=True) | Exists(direct) | Exists(grouped)
+
+
 def handlers_in_scope(user: User) -> list[tuple[str, str]]:
-    """People the user could dispatch to: active case workers within the user's scope."""
-    users = User.objects.visible_to(user).filter(is_active=True).order_by("username")[:500]
-    return handler_choices(users)
+    """People the user could dispatch to: active case workers within the user's scope (the
+    first 500 by username)."""
+    users = (
+        User.objects.visible_to(user)
+        .filter(may_handle_cases(), is_active=True)
+        .order_by("username")[:500]
+    )
+    return [
+        (u.get_username(), f"{u.get_full_name() or u.get_username()} ({u.get_username()})")
+        for u in users
+    ]
 
 
 def handlers_for(case: Case) -> list[tuple[str, str]]:
