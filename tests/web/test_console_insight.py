@@ -223,3 +223,14 @@ def test_it_reads_the_dashboard_in_a_fixed_number_of_queries(
         html = client.get(f"/console/?{MARCH}").content.decode()
     assert figure(html, "received") == "10"
     assert len(many) == len(few)
+
+
+def test_it_splits_the_closed_cases_by_the_tier_that_settled_them(
+    world: Any, cases: Any, login: Any
+) -> None:
+    html = login("official").get(f"/console/?{MARCH}").content.decode()
+    tiers = option(html, "chart-tier")
+    # Both closed cases were handled by their grid's worker; the other tiers are left out.
+    assert tiers["series"][0]["data"] == [{"name": "Grid", "value": 2}]
+    table = re.search(r'id="chart-tier-table">(.*?)</table>', html, re.S)
+    assert table and '<td class="number">0</td>' in table.group(1)

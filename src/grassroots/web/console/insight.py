@@ -175,8 +175,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         form = PeriodForm(initial={"since": since, "until": until})
     figures = stats.indicators(where.code, since, until, scope=where.scope)
     now_open, now_overdue = charts.open_and_overdue(where.scope, timezone.now())
-    ratings = charts.by_rating(where.scope, since, until)
-    average = charts.average_rating(ratings)
+    counts = charts.breakdown(where.scope, since, until)
+    average = charts.average_rating(counts.ratings)
     cards = [
         {"key": "received", "label": _("Received"), "value": figures["cases_total"]},
         {"key": "open", "label": _("Open now"), "value": now_open},
@@ -219,6 +219,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "figures": figures,
         "cards": cards,
         "cases_url": link("console:cases", query={"scope": where.code} if where.code else None),
-        "charts": charts.dashboard_charts(where.scope, since, until, ratings),
+        "charts": charts.dashboard_charts(where.scope, since, until, counts),
     }
     return render(request, "web/console/dashboard.html", context)

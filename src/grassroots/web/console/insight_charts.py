@@ -1,15 +1,17 @@
 """Queries and ECharts options of the dashboard.
 
 The trend reads the per-grid, per-day statistics buckets (cases/stats.py); the breakdowns by
-category, stage, tier and rating group the cases of the scope and period, which the index
-`case_scope_day` (scope_code, reported_on) bounds. Each chart comes with the rows of its table,
+category, stage, tier and rating group the cases of the scope and period in one query, which
+the index `case_scope_day` (scope_code, reported_on) bounds. Each chart comes with the rows of its table,
 so the figures stay readable without JavaScript and on a projector.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
@@ -45,62 +47,66 @@ def open_and_overdue(scope: Scope, now: datetime.datetime) -> tuple[int, int]:
     return int(counts["open"]), int(counts["overdue"])
 
 
-def by_category(
-    scope: Scope, since: datetime.date, until: datetime.date
-) -> list[tuple[str, str, int]]:
-    """(code, name, cases) per category, most cases first; names in the page's language."""
+@dataclass
+class Breakdown:
+    """The cases of a scope and period by category, stage, the tier that settled them and
+    rating: what the dashboard's four breakdown charts show."""
+
+    # (code, name, cases) per category, most cases first; names in the page's language.
+    categories: list[tuple[str, str, int]]
+    # (stage, label, cases) in workflow order, stages without cases left out.
+    stages: list[tuple[str, str, int]]
+    # (tier, label, closed cases handled there), grid tier first.
+    tiers: list[tuple[str, str, int]]
+    # (rating 1–5, cases) for every rating.
+    ratings: list[tuple[int, int]]
+
+
+def breakdown(scope: Scope, since: datetime.date, until: datetime.date) -> Breakdown:
+    """The four breakdowns from one grouped query: at county scale each reading of the
+    period's cases costs about as much as the whole page, so they are read once."""
     english = (get_language() or "").startswith("en")
     rows = (
         cases_in(scope, since, until)
-        .values("category__code", "category__name", "category__name_en")
-        .annotate(n=Count("id"))
-    )
-    result = [
-        (
-            r["category__code"],
-            (r["category__name_en"] if english and r["category__name_en"] else r["category__name"]),
-            int(r["n"]),
+        .values(
+            "category__code",
+            "category__name",
+            "category__name_en",
+            "stage",
+            "handled_tier",
+            "rating",
         )
-        for r in rows
-    ]
-    return sorted(result, key=lambda r: (-r[2], r[0]))
-
-
-def by_stage(
-    scope: Scope, since: datetime.date, until: datetime.date
-) -> list[tuple[str, str, int]]:
-    """(stage, label, cases) in workflow order, stages without cases left out."""
-    counts = dict(
-        cases_in(scope, since, until)
-        .values("stage")
         .annotate(n=Count("id"))
-        .values_list("stage", "n")
+        .values_list(
+            "category__code",
+            "category__name",
+            "category__name_en",
+            "stage",
+            "handled_tier",
+            "rating",
+            "n",
+        )
     )
-    return [(s.value, str(s.label), int(counts[s.value])) for s in Stage if counts.get(s.value)]
-
-
-def by_tier(scope: Scope, since: datetime.date, until: datetime.date) -> list[tuple[str, str, int]]:
-    """(tier, label, closed cases handled there), grid tier first."""
-    counts = dict(
-        cases_in(scope, since, until)
-        .filter(stage__in=list(DONE_STAGES))
-        .values("handled_tier")
-        .annotate(n=Count("id"))
-        .values_list("handled_tier", "n")
+    categories: Counter[tuple[str, str]] = Counter()
+    stages: Counter[str] = Counter()
+    tiers: Counter[str] = Counter()
+    ratings: Counter[int] = Counter()
+    for code, name, name_en, stage, handled_tier, rating, n in rows:
+        categories[code, name_en if english and name_en else name] += n
+        stages[stage] += n
+        if stage in DONE_STAGES:
+            tiers[handled_tier] += n
+        if rating is not None:
+            ratings[rating] += n
+    return Breakdown(
+        categories=sorted(
+            ((code, label, int(n)) for (code, label), n in categories.items()),
+            key=lambda r: (-r[2], r[0]),
+        ),
+        stages=[(s.value, str(s.label), int(stages[s.value])) for s in Stage if stages[s.value]],
+        tiers=[(t.value, str(t.label), int(tiers[t.value])) for t in Tier],
+        ratings=[(r, int(ratings[r])) for r in range(1, 6)],
     )
-    return [(t.value, str(t.label), int(counts.get(t.value, 0))) for t in Tier]
-
-
-def by_rating(scope: Scope, since: datetime.date, until: datetime.date) -> list[tuple[int, int]]:
-    """(rating 1–5, cases) for every rating."""
-    counts = dict(
-        cases_in(scope, since, until)
-        .filter(rating__isnull=False)
-        .values("rating")
-        .annotate(n=Count("id"))
-        .values_list("rating", "n")
-    )
-    return [(r, int(counts.get(r, 0))) for r in range(1, 6)]
 
 
 def average_rating(ratings: Sequence[tuple[int, int]]) -> float | None:
@@ -251,12 +257,11 @@ def dashboard_charts(
     scope: Scope,
     since: datetime.date,
     until: datetime.date,
-    ratings: list[tuple[int, int]],
+    counts: Breakdown,
 ) -> list[dict[str, Any]]:
     """The charts of the dashboard, each with its option and the rows of its table."""
-    categories = by_category(scope, since, until)
-    stages = by_stage(scope, since, until)
-    tiers = by_tier(scope, since, until)
+    categories, stages = counts.categories, counts.stages
+    tiers, ratings = counts.tiers, counts.ratings
     monthly, trend_rows = trend(scope, since, until)
     cases_label = _("Number of cases")
     category_total = sum(n for _c, _l, n in categories)
