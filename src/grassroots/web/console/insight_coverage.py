@@ -99,10 +99,16 @@ def coverage(request: HttpRequest) -> HttpResponse:
     """The audit of a place in the user's scope; `?problem=KEY` lists that problem's records."""
     where = where_of(request)
     report = coverage_report(where.scope, sample_size=0)
-    records = {key: problem_records(where.scope, key) for key in PROBLEM_KEYS}
     problem = request.GET.get("problem", "")
     if problem not in PROBLEM_KEYS:
         problem = ""
+    # A problem the place does not have has no records below it either: its breakdown is
+    # skipped (at county scale each costs a pass over the residents or the households).
+    records = {
+        key: problem_records(where.scope, key)
+        for key in PROBLEM_KEYS
+        if report.counts[key] or key == problem
+    }
     problems = [
         {"key": key, "label": PROBLEM_LABELS[key], "count": report.counts[key]}
         for key in PROBLEM_KEYS
