@@ -283,3 +283,55 @@ def render_cases(results: list[dict[str, Any]], info: dict[str, str], command: s
             lines += [f"-- {name}", p["plan"], ""]
         lines[-1] = "```"
     return "\n".join(lines)
+
+
+# --- Web pages at county scale (bench/web.py) ----------------------------------------------------
+
+WEB_START = "<!-- bench-web:start (written by bench/run.py; edit outside these markers) -->"
+WEB_END = "<!-- bench-web:end -->"
+WEB_HEADING = "## Web pages at county scale: latest figures"
+
+
+def _queries(n: int) -> str:
+    return f"{n} query" if n == 1 else f"{n} queries"
+
+
+def render_web(results: list[dict[str, Any]], info: dict[str, str], command: str) -> str:
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = ", ".join(f"{k} {v}" for k, v in info.items())
+    lines = [f"Measured {when} with `{command}`; {machine}."]
+    for r in results:
+        engine = ENGINES[r["engine"]]
+        if "skipped" in r:
+            lines += ["", f"{engine}: not run ({r['skipped']})."]
+            continue
+        w = r["world"]
+        lines += [
+            "",
+            f"**{engine}** ({r['server']}): {w['grids']:,} grids, {w['households']:,} "
+            f"households, {w['residents']:,} residents, {w['cases']:,} cases ({w['open']:,} "
+            f"open), {w['events']:,} timeline events. Town {w['town']}; the grid worker's grid "
+            f"{w['grid']} has {w['grid_open']:,} open cases, {w['worker_tasks']:,} of them "
+            f"assigned to the worker; the case page shows {w['case']} ({w['case_events']} "
+            f"events); the household search is `?q={w['initials']}`.",
+            "",
+            "| page | signed in as | first | best of 5 | queries | size | baseline (best of 5) "
+            "| page ÷ baseline |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for p in r["pages"]:
+            base = p.get("baseline")
+            cells = [
+                f"{p['name']} (`{p['url']}`)",
+                p["who"],
+                _s(p["first"]),
+                f"**{_s(p['best'])}**",
+                str(p["queries"]),
+                f"{p['bytes'] / 1000:,.0f} kB",
+                f"{base['label']}: {_s(base['best'])} ({_queries(base['queries'])})"
+                if base
+                else "",
+                _ratio(p["best"], base["best"]) if base else "",
+            ]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)

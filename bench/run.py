@@ -1,15 +1,20 @@
-"""Benchmarks with targets: import, coverage audit, point placement and cases at county size.
+"""Benchmarks with targets: import, coverage audit, point placement, cases and web pages at
+county size.
 
     .venv/bin/python bench/run.py                          full size: 1,000,000 residents,
                                                            5,000,000 cases on SQLite and PostgreSQL
     BENCH_RESIDENTS=100000 BENCH_CASES=200000 .venv/bin/python bench/run.py   a quick run
     .venv/bin/python bench/run.py --residents 200000 --keep
     .venv/bin/python bench/run.py --only cases --engine sqlite --cases 200000
+    .venv/bin/python bench/run.py --only web --engine sqlite --web-households 100000 \
+        --web-cases 300000                                 the web pages, a mid-size county
 
 The cases benchmark (bench/cases.py) runs once per engine in its own process, each with its own
 database: a SQLite file in a temporary directory, and on PostgreSQL (127.0.0.1:5432, user
 postgres, or $BENCH_PG_URL) a database it creates and drops; when the server cannot be reached
-that engine is reported as not run.
+that engine is reported as not run. The web pages benchmark (bench/web.py) runs the same way,
+on a county of --web-households households (default 300,000, about a million residents) and
+--web-cases cases (default 1,000,000).
 
 Everything happens in a new temporary directory (database, VAR_DIR, files), never in var/.
 Figures are printed with their targets and ratios to baselines measured in the same run; they
@@ -36,6 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 FULL_SIZE = 1_000_000
 CASES_FULL_SIZE = 5_000_000
+WEB_FULL_HOUSEHOLDS = 300_000
+WEB_FULL_CASES = 1_000_000
 # Households per resident of the demo county (about 3.3 residents a household).
 HOUSEHOLDS_PER_RESIDENT = 0.3
 
@@ -55,13 +62,28 @@ def parse_args() -> argparse.Namespace:
         help=f"cases for the cases benchmark (default $BENCH_CASES or {CASES_FULL_SIZE:,})",
     )
     parser.add_argument(
-        "--only", choices=["residents", "cases"], help="run one benchmark (default: both)"
+        "--web-households",
+        type=int,
+        default=int(os.environ.get("BENCH_WEB_HOUSEHOLDS", WEB_FULL_HOUSEHOLDS)),
+        help="households for the web pages benchmark (default $BENCH_WEB_HOUSEHOLDS or "
+        f"{WEB_FULL_HOUSEHOLDS:,})",
+    )
+    parser.add_argument(
+        "--web-cases",
+        type=int,
+        default=int(os.environ.get("BENCH_WEB_CASES", WEB_FULL_CASES)),
+        help=f"cases for the web pages benchmark (default $BENCH_WEB_CASES or {WEB_FULL_CASES:,})",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["residents", "cases", "web"],
+        help="run one benchmark (default: all three)",
     )
     parser.add_argument(
         "--engine",
         choices=["sqlite", "postgresql", "both"],
         default="both",
-        help="database(s) for the cases benchmark (default both)",
+        help="database(s) for the cases and web pages benchmarks (default both)",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -125,20 +147,24 @@ def main() -> int:
     args = parse_args()
     info = machine()
     command = " ".join(
-        [f"{k}={os.environ[k]}" for k in ("BENCH_RESIDENTS", "BENCH_CASES") if k in os.environ]
+        [
+            f"{k}={os.environ[k]}"
+            for k in ("BENCH_RESIDENTS", "BENCH_CASES", "BENCH_WEB_HOUSEHOLDS", "BENCH_WEB_CASES")
+            if k in os.environ
+        ]
         + [".venv/bin/python", "bench/run.py", *sys.argv[1:]]
     )
     import report
 
     texts = []
-    if args.only != "cases":
+    engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
+    if args.only in (None, "residents"):
         text = residents_bench(args, info, command)
         texts.append(text)
         if args.docs or (args.residents >= FULL_SIZE and not args.no_docs):
             path = report.write_docs(ROOT / "docs" / "performance.md", text)
             print(f"written to {path.relative_to(ROOT)}")
-    if args.only != "residents":
-        engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
+    if args.only in (None, "cases"):
         results = [cases_bench(engine, args) for engine in engines]
         text = report.render_cases(results, info, command)
         texts.append(text)
@@ -149,6 +175,20 @@ def main() -> int:
                 report.CASES_START,
                 report.CASES_END,
                 report.CASES_HEADING,
+            )
+            print(f"written to {path.relative_to(ROOT)}")
+    if args.only in (None, "web"):
+        results = [web_bench(engine, args) for engine in engines]
+        text = report.render_web(results, info, command)
+        texts.append(text)
+        full = args.web_households >= WEB_FULL_HOUSEHOLDS and args.web_cases >= WEB_FULL_CASES
+        if args.docs or (full and not args.no_docs):
+            path = report.write_docs(
+                ROOT / "docs" / "performance.md",
+                text,
+                report.WEB_START,
+                report.WEB_END,
+                report.WEB_HEADING,
             )
             print(f"written to {path.relative_to(ROOT)}")
     print()
@@ -196,6 +236,37 @@ def cases_bench(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         done = subprocess.run(command, cwd=ROOT, check=False)
         if done.returncode != 0 or not out.exists():
             return {"engine": engine, "skipped": f"bench/cases.py failed ({done.returncode})"}
+        figures: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+        return figures
+
+
+def web_bench(engine: str, args: argparse.Namespace) -> dict[str, Any]:
+    """bench/web.py for one engine, in its own process."""
+    print(
+        f"grassroots bench: web pages, {args.web_households:,} households and "
+        f"{args.web_cases:,} cases on {engine}",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="grassroots-bench-figures-") as tmp:
+        out = Path(tmp) / "web.json"
+        command = [
+            sys.executable,
+            str(ROOT / "bench" / "web.py"),
+            "--engine",
+            engine,
+            "--households",
+            str(args.web_households),
+            "--cases",
+            str(args.web_cases),
+            "--seed",
+            str(args.seed),
+            "--out",
+            str(out),
+            *(["--keep"] if args.keep else []),
+        ]
+        done = subprocess.run(command, cwd=ROOT, check=False)
+        if done.returncode != 0 or not out.exists():
+            return {"engine": engine, "skipped": f"bench/web.py failed ({done.returncode})"}
         figures: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
         return figures
 
