@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef
+from django.db.models.expressions import RawSQL
 
 from grassroots.accounts.models import GridAssignment
 from grassroots.accounts.roles import Role
@@ -104,11 +106,20 @@ def coverage_report(scope: Scope, *, sample_size: int | None = None) -> Coverage
     report.samples["empty_households"] = household_samples(empty)
 
     # ID numbers are encrypted: duplicates are found on their keyed hash (core.crypto).
-    duplicated = (
-        residents.values("id_hash").annotate(n=Count("id")).filter(n__gt=1).order_by("id_hash")
-    )
-    report.counts["duplicate_id_numbers"] = duplicated.count()
-    first_hashes = [row["id_hash"] for row in duplicated[:n]]
+    duplicated = _duplicated_hashes(residents)
+    report.counts["duplicate_id_numbers"] = 0
+    first_hashes: list[str] = []
+    if duplicated is not None:
+        sql, params = duplicated
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM ({sql}) duplicated", params)
+            report.counts["duplicate_id_numbers"] = cursor.fetchone()[0]
+            if n > 0:
+                cursor.execute(
+                    f"SELECT id_hash FROM ({sql}) duplicated ORDER BY id_hash LIMIT %s",
+                    [*params, n],
+                )
+                first_hashes = [digest for (digest,) in cursor.fetchall()]
     first = {
         digest: (pk, number)
         for digest, pk, number in residents.filter(id_hash__in=first_hashes)
@@ -129,6 +140,27 @@ def coverage_report(scope: Scope, *, sample_size: int | None = None) -> Coverage
         for pk, code in unmanned.order_by("code").values_list("pk", "code")[:n]
     ]
     return report
+
+
+def _duplicated_hashes(residents: Any) -> tuple[str, tuple[Any, ...]] | None:
+    """(SQL, params) of the `id_hash` values that more than one of `residents` (current
+    residents under a scope) hold; None when the scope holds nobody.
+
+    On SQLite the query names the partial index `resident_current_id` (id_hash, scope_code),
+    made for it: without statistics the planner walks the scope_code index and sorts every
+    hash, three times slower for a county of a million residents (1.5 s instead of 0.5 s).
+    """
+    grouped = (
+        residents.order_by().values("id_hash").annotate(n=Count("id")).filter(n__gt=1)
+    ).values("id_hash")
+    try:
+        sql, params = grouped.query.sql_with_params()
+    except EmptyResultSet:
+        return None
+    if connection.vendor == "sqlite":
+        table = f"FROM {connection.ops.quote_name(Resident._meta.db_table)} "
+        sql = sql.replace(table, f"{table}INDEXED BY resident_current_id ", 1)
+    return sql, tuple(params)
 
 
 def _households_outside_grid(households: Any) -> list[tuple[str, int]]:
@@ -193,8 +225,10 @@ def problem_records(scope: Scope, key: str) -> tuple[str, Any]:
         current_members = Resident.objects.filter(CURRENT_RESIDENT, household=OuterRef("pk"))
         return "household", households.filter(~Exists(current_members))
     if key == "duplicate_id_numbers":
-        duplicated = residents.order_by().values("id_hash").annotate(n=Count("id")).filter(n__gt=1)
-        return "resident", residents.filter(id_hash__in=duplicated.values("id_hash"))
+        duplicated = _duplicated_hashes(residents)
+        if duplicated is None:
+            return "resident", residents.none()
+        return "resident", residents.filter(id_hash__in=RawSQL(*duplicated))
     if key == "grids_without_worker":
         workers = GridAssignment.objects.filter(
             grid=OuterRef("pk"), user__is_active=True, user__role=Role.GRID_WORKER
