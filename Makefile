@@ -37,16 +37,8 @@ $(NPM_STAMP): package.json package-lock.json
 	rm -f node_modules/.installed-*
 	touch $(NPM_STAMP)
 
-$(VENDOR)/.copied: $(NPM_STAMP)
-	rm -rf $(VENDOR)
-	mkdir -p $(VENDOR)/leaflet
-	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
-	cp node_modules/echarts/dist/echarts.min.js $(VENDOR)/
-	cp -r node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css \
-	  node_modules/leaflet/dist/images $(VENDOR)/leaflet/
-	cp node_modules/echarts/LICENSE $(VENDOR)/echarts.LICENSE
-	cp node_modules/leaflet/LICENSE $(VENDOR)/leaflet/LICENSE
-	cp node_modules/htmx.org/LICENSE $(VENDOR)/htmx.LICENSE
+$(VENDOR)/.copied: $(NPM_STAMP) build_assets.py
+	$(PYTHON) build_assets.py
 	touch $@
 
 assets: $(VENDOR)/.copied

@@ -1,9 +1,11 @@
-"""Build hook: compile the translations (.po -> .mo) into the package being built.
+"""Build hook: compile the translations (.po -> .mo) into the package being built, and make
+sure it carries the front-end libraries (htmx, ECharts, Leaflet from npm).
 
-Everything else is declared in pyproject.toml. The .mo files are build output and are not kept
-in git; `make` compiles them in the source tree for development with Django's compilemessages.
+Everything else is declared in pyproject.toml. The .mo files and the libraries are build output
+and are not kept in git; `make` puts both in the source tree for development.
 """
 
+import sys
 from pathlib import Path
 
 from setuptools import setup
@@ -19,6 +21,13 @@ class BuildWithMessages(build_py):
             target = Path(self.build_lib) / po_path.relative_to("src").with_suffix(".mo")
             target.parent.mkdir(parents=True, exist_ok=True)
             polib.pofile(str(po_path)).save_as_mofile(str(target))
+        # A tree where `make assets` has not run: install and copy the libraries here.
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import build_assets
+
+        vendor = Path(self.build_lib) / "grassroots" / "web" / "static" / "vendor"
+        if not build_assets.complete(vendor):
+            build_assets.copy(vendor)
 
 
 setup(cmdclass={"build_py": BuildWithMessages})
