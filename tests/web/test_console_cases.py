@@ -251,6 +251,22 @@ def test_bulk_dispatch_and_escalate(world, login, report):
     response = client.post("/console/cases/bulk/", {"action": "close"}, follow=True)
     assert messages_of(response) == ["Tick at least one case"]
 
+    response = client.post(
+        "/console/cases/bulk/", {"action": "dispatch", "codes": [one.tracking_code]}, follow=True
+    )
+    assert messages_of(response) == ["Choose who handles the cases"]
+
+
+def test_bulk_refuses_more_than_a_page_of_cases_at_once(world, login, report):
+    case = report(world.grid_a11)
+    codes = [case.tracking_code] + [f"X{i:09d}" for i in range(200)]
+    response = login("dispatcher").post(
+        "/console/cases/bulk/", {"action": "accept", "codes": codes}, follow=True
+    )
+    assert messages_of(response) == ["At most 200 cases at a time: 201 are ticked."]
+    case.refresh_from_db()
+    assert case.stage == Stage.REPORTED  # nothing was done
+
 
 def test_bulk_steps_offered_follow_the_role(world, login, report):
     report(world.grid_a11)

@@ -171,6 +171,12 @@ def test_it_shows_a_bad_date_next_to_its_field(world: Any, cases: Any, login: An
     assert field and 'name="until"' in field.group(1)
     assert "The end date comes before the start date." in field.group(1)
 
+    ancient = login("official").get("/console/?since=1999-12-31&until=2026-03-01")
+    text = ancient.content.decode()
+    field = re.search(r'<div class="field has-error[^"]*">(.*?)</div>', text, re.S)
+    assert field and 'name="since"' in field.group(1)
+    assert "Enter a date after the year 2000." in field.group(1)
+
 
 def test_it_offers_the_presets_and_fills_the_dates_of_the_period(
     world: Any, cases: Any, login: Any

@@ -63,3 +63,12 @@ def test_it_explains_an_expired_form(world, settings):
     assert response.status_code == 403
     html = response.content.decode()
     assert "This form has expired" in html and "Reload the page" in html
+
+
+def test_it_answers_a_bad_request_with_a_page_that_says_so(world, rf):
+    request = rf.get("/w/")
+    request.user = world.users["worker"]
+    response = errors.bad_request(request)
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "The request could not be understood" in html and "Go back and try again." in html

@@ -297,6 +297,26 @@ def test_it_places_a_report_at_the_browsers_position(world, login, media):
     assert case.grid == grid and case.lon == pytest.approx(grid.min_lon + 0.005)
 
 
+def test_it_sends_a_report_at_a_point_in_another_grid_there_and_says_so(world, login, media):
+    other = world.grid_a12  # worker serves A1-1 only
+    response = login("worker").post(
+        reverse("worker:report"),
+        {
+            "category": "facilities",
+            "description": "路灯坏了，晚上很黑",
+            "lon": f"{other.min_lon + 0.005:.6f}",
+            "lat": f"{other.min_lat + 0.005:.6f}",
+        },
+        follow=True,
+    )
+    case = Case.objects.get()
+    assert case.grid == other and case.channel == "grid_worker"
+    assert response.redirect_chain[-1][0] == reverse("worker:tasks")
+    assert [str(m) for m in response.context["messages"]] == [
+        f"Case {case.tracking_code} reported. It lies outside your area and went to its grid."
+    ]
+
+
 def test_it_shows_missing_category_and_description_next_to_the_fields(world, login, media):
     client = login("worker")
     html = html_of(client.post(reverse("worker:report"), {"category": "", "description": ""}))

@@ -165,6 +165,10 @@ def handlers_for(case: Case) -> list[tuple[str, str]]:
     return handler_choices([u for u in users if services.may_act_at(u, case)])
 
 
+# One bulk step takes at most a full page of the queue (paging.MAX_PER_PAGE).
+BULK_LIMIT = 200
+
+
 class BulkForm(forms.Form):
     """A step taken on the checked rows of the queue, one case after another."""
 
@@ -180,7 +184,13 @@ class BulkForm(forms.Form):
         self.fields["assignee"].choices = [("", "—"), *handlers_in_scope(user)]  # type: ignore[attr-defined]
 
     def clean_codes(self) -> list[str]:
-        return [services.normalize_tracking_code(c) for c in self.cleaned_data["codes"]][:200]
+        codes = [services.normalize_tracking_code(c) for c in self.cleaned_data["codes"]]
+        if len(codes) > BULK_LIMIT:
+            raise forms.ValidationError(
+                _("At most %(limit)d cases at a time: %(count)d are ticked."),
+                params={"limit": BULK_LIMIT, "count": len(codes)},
+            )
+        return codes
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

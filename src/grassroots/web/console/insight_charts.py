@@ -253,6 +253,32 @@ def share(part: int, whole: int) -> str:
     return f"{part / whole * 100:.1f}%" if whole else "–"
 
 
+def _bar_chart(
+    chart_id: str,
+    title: Any,
+    heading: Any,
+    items: list[tuple[Any, int]],
+    *,
+    horizontal: bool,
+    series: Any = None,
+) -> dict[str, Any]:
+    """A bar chart of (label, count) and its table with each label's share of the total."""
+    total = sum(n for _label, n in items)
+    return {
+        "id": chart_id,
+        "title": title,
+        "option": bar_option(
+            [label for label, _n in items],
+            [n for _label, n in items],
+            series or _("Number of cases"),
+            horizontal=horizontal,
+        ),
+        "empty": not total,
+        "headers": [heading, _("Number of cases"), _("Share")],
+        "rows": [[label, n, share(n, total)] for label, n in items],
+    }
+
+
 def dashboard_charts(
     scope: Scope,
     since: datetime.date,
@@ -263,38 +289,22 @@ def dashboard_charts(
     categories, stages = counts.categories, counts.stages
     tiers, ratings = counts.tiers, counts.ratings
     monthly, trend_rows = trend(scope, since, until)
-    cases_label = _("Number of cases")
-    category_total = sum(n for _c, _l, n in categories)
-    stage_total = sum(n for _s, _l, n in stages)
     closed_total = sum(n for _t, _l, n in tiers)
-    rated_total = sum(n for _r, n in ratings)
     return [
-        {
-            "id": "chart-category",
-            "title": _("Cases by category"),
-            "option": bar_option(
-                [label for _c, label, _n in categories],
-                [n for _c, _l, n in categories],
-                cases_label,
-                horizontal=True,
-            ),
-            "empty": not categories,
-            "headers": [_("Category"), _("Number of cases"), _("Share")],
-            "rows": [[label, n, share(n, category_total)] for _c, label, n in categories],
-        },
-        {
-            "id": "chart-stage",
-            "title": _("Cases by stage"),
-            "option": bar_option(
-                [label for _s, label, _n in stages],
-                [n for _s, _l, n in stages],
-                cases_label,
-                horizontal=False,
-            ),
-            "empty": not stages,
-            "headers": [_("Stage"), _("Number of cases"), _("Share")],
-            "rows": [[label, n, share(n, stage_total)] for _s, label, n in stages],
-        },
+        _bar_chart(
+            "chart-category",
+            _("Cases by category"),
+            _("Category"),
+            [(label, n) for _c, label, n in categories],
+            horizontal=True,
+        ),
+        _bar_chart(
+            "chart-stage",
+            _("Cases by stage"),
+            _("Stage"),
+            [(label, n) for _s, label, n in stages],
+            horizontal=False,
+        ),
         {
             "id": "chart-trend",
             "title": _("On-time closure by month") if monthly else _("On-time closure by week"),
@@ -322,17 +332,12 @@ def dashboard_charts(
             "headers": [_("Tier"), _("Closed cases"), _("Share")],
             "rows": [[label, n, share(n, closed_total)] for _t, label, n in tiers],
         },
-        {
-            "id": "chart-rating",
-            "title": _("Ratings by residents"),
-            "option": bar_option(
-                [stars(r) for r, _n in ratings],
-                [n for _r, n in ratings],
-                _("Ratings"),
-                horizontal=False,
-            ),
-            "empty": not rated_total,
-            "headers": [_("Rating"), _("Number of cases"), _("Share")],
-            "rows": [[stars(r), n, share(n, rated_total)] for r, n in ratings],
-        },
+        _bar_chart(
+            "chart-rating",
+            _("Ratings by residents"),
+            _("Rating"),
+            [(stars(r), n) for r, n in ratings],
+            horizontal=False,
+            series=_("Ratings"),
+        ),
     ]
