@@ -18,6 +18,7 @@ from ninja.security import HttpBearer, SessionAuth
 
 from grassroots.accounts.api import router as accounts_router
 from grassroots.accounts.models import ApiToken, User
+from grassroots.accounts.two_factor import UNFINISHED, owes_second_factor
 from grassroots.audit.api import router as audit_router
 from grassroots.cases.api import router as cases_router
 from grassroots.core.uploads import UploadTooLarge
@@ -31,8 +32,9 @@ residents and enterprises, registry search, the coverage audit and the audit tra
 no operation changes or deletes an audit event).
 
 **Authentication.** Send `Authorization: Bearer <token>` (tokens are issued per user and can be
-revoked), or call from a browser logged in to Grassroots (session cookie). Anything else
-answers 401.
+revoked), or call from a browser logged in to Grassroots (session cookie) that has finished
+two-factor sign-in where it is required (403 until then). Any other Authorization header
+answers 401: the session is never used beside one.
 
 **Scope.** You see your territory node and everything under it, nothing else; a grid worker
 sees their grids. An object outside your scope answers 404 exactly like one that does not exist,
@@ -68,12 +70,21 @@ class BearerTokenAuth(HttpBearer):
 
 
 class SessionUserAuth(SessionAuth):
-    """The Django session of the web UI (CSRF-checked on unsafe methods)."""
+    """The Django session of the web UI (CSRF-checked on unsafe methods).
+
+    Never for a request that sends an Authorization header of any kind: that client chose its
+    credentials, and a header that is not our bearer token is none (401). Never for a session
+    that still owes its two-factor code (403), whatever the middleware let through.
+    """
 
     def authenticate(self, request: HttpRequest, key: str | None) -> User | None:
+        if "HTTP_AUTHORIZATION" in request.META:
+            return None
         user = getattr(request, "user", None)
         if not isinstance(user, User) or not user.is_authenticated:
             return None
+        if owes_second_factor(request):
+            raise HttpError(403, UNFINISHED)
         request.auth_user = user  # type: ignore[attr-defined]
         return user
 

@@ -1,27 +1,32 @@
 """Two-factor enforcement: a session that owes its TOTP code reaches only the two-factor pages.
 
-Owing a code: signed in with the password, not yet verified by django-otp, and either of a role
-that requires two-factor sign-in (see two_factor.otp_required) or holding a confirmed device.
-Such a session may reach the two-factor pages, logout, the language switch and static files;
-pages and the admin redirect to the right two-factor page, /api/ answers a JSON 403. Requests
-with an Authorization header are left to the API's bearer-token check, which never falls back
-to the session, so tokens keep working without a second factor.
+Owing a code (two_factor.owes_second_factor): signed in with the password, not yet verified by
+django-otp, and either of a role that requires two-factor sign-in or holding a confirmed
+device. Such a session may reach the two-factor pages, logout, the language switch and static
+files; pages and the admin redirect to the right two-factor page, /api/ answers a JSON 403.
+
+The one request such a browser may still make to the API is one that carries an API token
+(`Authorization: Bearer <token>`): the API then authenticates the token's user and never looks
+at the session. Any other Authorization header (Basic, Token, an empty value, a bare "Bearer")
+is no credential of ours and changes nothing: the session is refused like any other request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 
-from .two_factor import has_confirmed_device, otp_required
+from .two_factor import UNFINISHED, owes_enrolment, owes_second_factor
 
-# Session key: the user (pk) found without a confirmed device when this session began.
-_NO_DEVICE_KEY = "two_factor_no_device"
+
+def carries_bearer_token(request: HttpRequest) -> bool:
+    """Whether the request sends `Authorization: Bearer <something>` (the API's token scheme)."""
+    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
 
 
 class TwoFactorMiddleware:
@@ -32,29 +37,15 @@ class TwoFactorMiddleware:
         return self.refusal(request) or self.get_response(request)
 
     def refusal(self, request: HttpRequest) -> HttpResponse | None:
-        user: Any = request.user
-        if not user.is_authenticated or user.is_verified():
-            return None
         is_api = request.path.startswith("/api/")
-        if is_api and "HTTP_AUTHORIZATION" in request.META:
+        if is_api and carries_bearer_token(request):
+            # The API authenticates the token alone (grassroots.api.BearerTokenAuth).
             return None
-        if _is_open(request.path):
+        if _is_open(request.path) or not owes_second_factor(request):
             return None
-        if otp_required(user):
-            enrolled = has_confirmed_device(user)
-        else:
-            enrolled = _has_device_cached(request, user)
-            if not enrolled:
-                return None
         if is_api:
-            return JsonResponse(
-                {
-                    "detail": "Two-factor sign-in not finished: enter your authenticator code"
-                    " in the browser first, or use an API token"
-                },
-                status=403,
-            )
-        page = reverse("two_factor_verify" if enrolled else "two_factor_enrol")
+            return JsonResponse({"detail": UNFINISHED}, status=403)
+        page = reverse("two_factor_enrol" if owes_enrolment(request.user) else "two_factor_verify")
         if request.method != "GET":
             return redirect_to_login(settings.LOGIN_REDIRECT_URL, page)
         return redirect_to_login(request.get_full_path(), page)
@@ -68,17 +59,3 @@ def _is_open(path: str) -> bool:
         reverse("admin:logout"),
         reverse("set_language"),
     }
-
-
-def _has_device_cached(request: HttpRequest, user: Any) -> bool:
-    """Whether a user who may go without two-factor has a device, looked up once a session.
-
-    Only "no device" is remembered: a device confirmed later, elsewhere, is asked for at the
-    next sign-in (enrolling in this session verifies it at once).
-    """
-    if request.session.get(_NO_DEVICE_KEY) == user.pk:
-        return False
-    if has_confirmed_device(user):
-        return True
-    request.session[_NO_DEVICE_KEY] = user.pk
-    return False

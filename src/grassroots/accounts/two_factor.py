@@ -38,6 +38,54 @@ def has_confirmed_device(user: Any) -> bool:
     return bool(user_has_device(user, confirmed=True))
 
 
+# The API's answer (403) to a session that owes its code.
+UNFINISHED = (
+    "Two-factor sign-in not finished: enter your authenticator code in the browser first,"
+    " or use an API token"
+)
+# Session key: the user (pk) found without a confirmed device when this session began.
+_NO_DEVICE_KEY = "two_factor_no_device"
+
+
+def owes_second_factor(request: Any) -> bool:
+    """Whether the session of `request` signed in with the password but still owes its code.
+
+    True for a user who is not verified by django-otp and either must use two-factor sign-in or
+    has a confirmed device. The middleware confines such a session to the two-factor pages and
+    the API refuses it too: no door may serve it, whatever headers come with the request.
+    """
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return False
+    is_verified = getattr(user, "is_verified", None)
+    if is_verified is not None and is_verified():
+        return False
+    if otp_required(user):
+        return True
+    return _has_device_cached(request, user)
+
+
+def owes_enrolment(user: Any) -> bool:
+    """Whether a session owing its code must first set up an authenticator (no device yet)."""
+    return not has_confirmed_device(user)
+
+
+def _has_device_cached(request: Any, user: Any) -> bool:
+    """Whether a user who may go without two-factor has a device, looked up once a session.
+
+    Only "no device" is remembered: a device confirmed later, elsewhere, is asked for at the
+    next sign-in (enrolling in this session verifies it at once).
+    """
+    session = getattr(request, "session", None)
+    if session is not None and session.get(_NO_DEVICE_KEY) == user.pk:
+        return False
+    if has_confirmed_device(user):
+        return True
+    if session is not None:
+        session[_NO_DEVICE_KEY] = user.pk
+    return False
+
+
 def enrolment_device(*, user: Any) -> TOTPDevice:
     """The authenticator being set up for `user`: unconfirmed until a first code matches.
 
