@@ -295,6 +295,10 @@ DATA_KEYS = os.environ.get("DATA_KEYS", "")
 DATA_HMAC_KEY = os.environ.get("DATA_HMAC_KEY", "")
 DATA_KEYRING_FILE = os.environ.get("DATA_KEYRING_FILE") or str(VAR_DIR / "keyring.json")
 
+# Audit events marked sensitive (about sensitive tags, 特殊人群) are read only with this
+# permission; the registry's explicit grant (`grassroots users grant NAME ...`).
+AUDIT_SENSITIVE_PERMISSION = "registry.view_sensitive_tags"
+
 # How many masked values one user may reveal per day (registry.privacy).
 REVEAL_DAILY_LIMIT = env_number("REVEAL_DAILY_LIMIT", 100, minimum=0)
 

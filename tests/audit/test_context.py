@@ -36,14 +36,41 @@ def test_it_stamps_a_web_request_with_the_user_and_the_request_id(world, client)
 
 
 @pytest.mark.urls("tests.audit.urls")
-def test_it_keeps_a_sane_request_id_from_the_caller(world, client):
+def test_it_keeps_the_callers_request_id_apart_from_ours(world, client):
     client.force_login(world.users["secretary"])
     response = client.post("/probe/record/", headers={"X-Request-ID": "trace-42"})
-    assert response["X-Request-ID"] == "trace-42"
-    assert Event.objects.get(pk=response.json()["id"]).request_id == "trace-42"
-    response = client.post("/probe/record/", headers={"X-Request-ID": "bad id; drop table"})
-    assert response["X-Request-ID"] != "bad id; drop table"
-    assert Event.objects.get(pk=response.json()["id"]).request_id == response["X-Request-ID"]
+    event = Event.objects.get(pk=response.json()["id"])
+    # Ours is always generated: a client cannot make its request look like another's.
+    assert response["X-Request-ID"] == event.request_id != "trace-42"
+    assert len(event.request_id) == 32
+    assert event.client_request_id == "trace-42"
+    # Another request naming the same id gets its own.
+    again = client.post("/probe/record/", headers={"X-Request-ID": event.request_id})
+    other = Event.objects.get(pk=again.json()["id"])
+    assert other.request_id != event.request_id
+    assert other.client_request_id == event.request_id
+
+
+@pytest.mark.urls("tests.audit.urls")
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("bad id; drop table", None),  # spaces
+        ("x" * 500, "x" * 64),  # bounded
+        ("trace\x00\x1b[31m", None),  # control characters
+        ("追踪-42", None),  # other scripts
+        ("  span-7  ", "span-7"),
+        ("", None),
+        ("<script>alert(1)</script>", "<script>alert(1)</script>"),
+    ],
+)
+def test_it_bounds_the_callers_request_id(world, client, sent, kept):
+    client.force_login(world.users["secretary"])
+    response = client.post("/probe/record/", headers={"X-Request-ID": sent})
+    assert response.status_code == 200
+    event = Event.objects.get(pk=response.json()["id"])
+    assert event.client_request_id == kept
+    assert event.request_id == response["X-Request-ID"] and len(event.request_id) == 32
 
 
 @pytest.mark.urls("tests.audit.urls")

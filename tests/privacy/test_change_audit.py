@@ -49,12 +49,13 @@ def test_an_admin_edit_records_before_and_after_with_the_request(world, login):
     event = Event.objects.get(action="update", object_type="registry.household")
     assert event.object_id == str(household.pk)
     assert event.changes == {"address": [household.address, "新的地址8号"]}
-    assert (event.actor_name, event.channel, event.request_id, event.address) == (
+    assert (event.actor_name, event.channel, event.client_request_id, event.address) == (
         "worker",
         "web",
         "edit-1",
         "192.0.2.5",
     )
+    assert event.request_id == response["X-Request-ID"] != "edit-1"
     assert event.scope_code == household.scope_code
 
 

@@ -46,7 +46,8 @@ def test_a_grid_worker_reveals_a_number_and_it_is_recorded(world, client, tokens
     assert event.actor_name == "worker" and event.actor_id == world.users["worker"].pk
     assert event.changes == {"field": field} and event.reason == REASON
     assert event.address == "10.1.2.3" and event.channel == "api"
-    assert event.request_id == "req-42" == response["X-Request-ID"]
+    assert event.request_id == response["X-Request-ID"] != "req-42"
+    assert event.client_request_id == "req-42"
     # The record holds no full number.
     assert resident.id_number not in event.object_repr
     assert resident.id_number_masked in event.object_repr

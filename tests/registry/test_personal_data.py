@@ -130,10 +130,14 @@ def test_it_gives_nothing_of_other_people(person):
 
 def test_it_exports_the_audit_history_of_the_person(person):
     history = export(person["number"])["records"][0]["history"]
-    assert [e["action"] for e in history] == ["update"]
-    change = history[0]
+    # The change, and apart the sensitive tag it gave (their own copy: both are theirs).
+    assert [e["action"] for e in history] == ["update", "update"]
+    [change] = [e for e in history if "phone" in e["changes"]]
     assert change["channel"] == "command"
     assert change["changes"]["phone"] == ["138****8000", "139****5678"]
+    assert change["changes"]["tags"] == ["", "|低保|党员|"]
+    [secret] = [e for e in history if e is not change]
+    assert secret["changes"] == {"tags": ["", "|低保|党员|社区矫正|"]}
     assert datetime.datetime.fromisoformat(change["at"]).tzinfo is not None
 
 
@@ -272,8 +276,13 @@ def test_it_leaves_no_trace_of_the_number_in_the_database(person):
 def test_it_records_the_masked_changes_with_reason_and_actor(person):
     number = person["number"]
     assert run("anonymize", number, "--yes", "--reason", "erasure request 7")[0] == 0
-    events = list(Event.objects.filter(action=Event.Action.ANONYMIZE).order_by("object_id"))
+    anonymized = Event.objects.filter(action=Event.Action.ANONYMIZE).order_by("object_id")
+    events = list(anonymized.filter(sensitive=False))
     assert [e.object_id for e in events] == sorted(str(r.pk) for r in person["rows"])
+    # The sensitive tag it removed is recorded apart, behind the grant.
+    [secret] = anonymized.filter(sensitive=True)
+    assert secret.object_id == events[0].object_id
+    assert secret.changes == {"tags": ["|低保|党员|社区矫正|", "|低保|"]}
     new = Resident.objects.get(pk=person["rows"][0].pk).id_number
     for event in events:
         assert event.reason == "erasure request 7"
@@ -282,7 +291,7 @@ def test_it_records_the_masked_changes_with_reason_and_actor(person):
         assert event.changes["id_number"] == [mask_id_number(number), mask_id_number(new)]
         assert event.changes["phone"] == ["139****5678", ""]
         assert event.object_repr == f"已** {mask_id_number(new)}"
-    assert events[0].changes["tags"] == ["|低保|党员|社区矫正|", "|低保|"]
+    assert events[0].changes["tags"] == ["|低保|党员|", "|低保|"]
     assert "tags" not in events[1].changes
     # What was recorded before stays (append-only), masked.
     assert Event.objects.filter(action=Event.Action.UPDATE, reason="phone changed").exists()
@@ -293,7 +302,7 @@ def test_both_requests_are_in_the_audit_trail(person):
     assert run("anonymize", person["number"], "--yes", "--reason", "erase")[0] == 0
     pk = str(person["rows"][0].pk)
     actions = list(
-        Event.objects.filter(object_type="registry.resident", object_id=pk)
+        Event.objects.filter(object_type="registry.resident", object_id=pk, sensitive=False)
         .order_by("at", "pk")
         .values_list("action", "reason")
     )

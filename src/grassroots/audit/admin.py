@@ -2,6 +2,10 @@
 
 Nobody may add, change or delete an event here, superusers included: the change page only
 shows the event, and the add, change (POST) and delete views answer 403.
+
+The list filters only on the filters it offers (action, channel, object type, time): a lookup
+on the changes (`?changes__icontains=…`), the reason or any other field in the query string is
+refused with 400, so that no one can search the recorded values for what they may not see.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class EventAdmin(ScopedAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
         "actor_id",
         "channel",
         "request_id",
+        "client_request_id",
         "address",
         "action",
         "object_type",
@@ -44,6 +49,22 @@ class EventAdmin(ScopedAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
         "reason",
     )
     readonly_fields = fields
+
+    # Query-string lookups the list's own filters make (DateFieldListFilter on `at`).
+    allowed_lookups = frozenset(
+        {
+            "action",
+            "action__exact",
+            "channel",
+            "channel__exact",
+            "object_type",
+            "object_type__exact",
+        }
+        | {"at__gte", "at__lt", "at__isnull", "at__date", "at__year", "at__month", "at__day"}
+    )
+
+    def lookup_allowed(self, lookup: str, value: Any, request: HttpRequest | None = None) -> bool:
+        return lookup in self.allowed_lookups
 
     def visible_queryset(self, request: HttpRequest) -> QuerySet[Event]:
         # Events without a territory are for county-level scopes only (see selectors).

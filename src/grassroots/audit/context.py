@@ -22,18 +22,25 @@ if TYPE_CHECKING:
     from grassroots.accounts.models import User
 
 CHANNELS = ("web", "api", "import", "command", "task")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# What is kept of a client's X-Request-ID: printable ASCII without spaces, at most 64 characters.
+CLIENT_REQUEST_ID_LENGTH = 64
+_CLIENT_REQUEST_ID = re.compile(r"^[\x21-\x7e]+$")
 
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def clean_request_id(value: str | None) -> str:
-    """A caller's X-Request-ID if it is a sane token, else a fresh one."""
-    if value and _REQUEST_ID.match(value):
-        return value
-    return new_request_id()
+def clean_client_request_id(value: str | None) -> str | None:
+    """A client's X-Request-ID as kept beside ours: printable ASCII, cut to 64 characters.
+
+    Never our request id: a client could otherwise make its requests look like others' in the
+    audit trail. Anything with control characters, spaces or other scripts is dropped (None).
+    """
+    text = (value or "").strip()
+    if not text or not _CLIENT_REQUEST_ID.match(text):
+        return None
+    return text[:CLIENT_REQUEST_ID_LENGTH]
 
 
 @dataclass(frozen=True)
@@ -42,12 +49,15 @@ class Context:
     request_id: str
     address: str | None = None
     user: User | None = None
+    # The id the client sent (X-Request-ID), kept apart from ours.
+    client_request_id: str | None = None
     # A label when there is no user account: "os:alice" for a command run by alice.
     label: str = ""
     request: Any = None
 
-    def actor(self) -> tuple[int | None, str]:
-        """(user id, display name) of whoever acts now."""
+    def acting_user(self) -> User | None:
+        """The account acting now: the context's user, else the request's (API or session);
+        None for a command without an account or an anonymous request."""
         user = self.user
         if user is None and self.request is not None:
             user = getattr(self.request, "auth_user", None)
@@ -55,6 +65,11 @@ class Context:
                 candidate = getattr(self.request, "user", None)
                 if candidate is not None and candidate.is_authenticated:
                     user = candidate
+        return user
+
+    def actor(self) -> tuple[int | None, str]:
+        """(user id, display name) of whoever acts now."""
+        user = self.acting_user()
         if user is not None:
             return user.pk, user.get_username()
         return None, self.label or "anonymous"
@@ -138,7 +153,8 @@ def request_context(request: Any) -> Iterator[Context]:
     """The context of one HTTP request: channel api under /api/, else web."""
     ctx = Context(
         channel="api" if request.path.startswith("/api/") else "web",
-        request_id=clean_request_id(request.headers.get("X-Request-ID")),
+        request_id=new_request_id(),
+        client_request_id=clean_client_request_id(request.headers.get("X-Request-ID")),
         address=client_address(request),
         request=request,
         label="anonymous",

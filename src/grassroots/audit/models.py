@@ -45,6 +45,8 @@ class Event(models.Model):
         ANONYMIZE = "anonymize", _("anonymized")
         IMPORT = "import", _("imported")
         KEYS = "keys", _("keys rotated")
+        # A password set, reset or disabled, or a two-factor reset: never the secret itself.
+        CREDENTIALS = "credentials", _("credentials changed")
 
     class Channel(models.TextChoices):
         WEB = "web", _("web")
@@ -59,8 +61,12 @@ class Event(models.Model):
     actor_name = models.CharField(_("actor"), max_length=150, db_index=True)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     # Not indexed: found through the actor, object or time first; an index here would cost
-    # every import a million more index entries.
+    # every import a million more index entries. Always ours (see audit.context).
     request_id = models.CharField(_("request id"), max_length=64)
+    # The id a client sent in X-Request-ID, kept apart from ours: printable ASCII, bounded.
+    client_request_id = models.CharField(
+        _("client's request id"), max_length=64, null=True, blank=True
+    )
     address = models.GenericIPAddressField(_("client address"), null=True, blank=True)
     action = models.CharField(_("action"), max_length=12, choices=Action.choices)
     object_type = models.CharField(_("object type"), max_length=40)
@@ -71,6 +77,10 @@ class Event(models.Model):
     # {field: [before, after]}, personal values masked; for reveals and imports, details.
     changes = models.JSONField(_("changes"), default=dict, blank=True)
     reason = models.TextField(_("reason"), blank=True)
+    # Marked by the writer when the event is about something behind an explicit grant (a
+    # sensitive tag, 特殊人群): read only with settings.AUDIT_SENSITIVE_PERMISSION. The audit
+    # app does not know why; the model that wrote it does (see services.split_sensitive).
+    sensitive = models.BooleanField(_("sensitive"), default=False, db_default=False)
 
     objects = EventQuerySet.as_manager()
 

@@ -7,7 +7,12 @@ the admin all read through `visible_events` / `events_for`, so they agree on wha
   `Event.objects.visible_to(user)` keeps the events under the user's scope;
 - events without a territory (key rotation, an import's summary) are seen only by users whose
   scope holds a top-level unit (the county), and by superusers;
+- events their writer marked sensitive (about sensitive tags, 特殊人群) are seen only by users
+  holding settings.AUDIT_SENSITIVE_PERMISSION: for everyone else they do not exist, in lists,
+  counts and filters alike; the public part of the same change is an event of its own;
 - a command run without a user (`user=None`) sees everything.
+
+Nothing filters on the text of an event's changes: only the fields named in `events_for`.
 
 Callers check the permission `audit.view_event` first; filters given as text (query strings,
 command options) are parsed here, and a bad value raises a ValidationError naming the parameter.
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -63,6 +69,11 @@ def sees_global_events(user: User | Any) -> bool:
     return Unit.objects.in_scope(scope).filter(parent__isnull=True).exists()
 
 
+def sees_sensitive_events(user: User | Any | None) -> bool:
+    """Whether `user` reads the events marked sensitive (`None`: a command, yes)."""
+    return user is None or bool(user.has_perm(settings.AUDIT_SENSITIVE_PERMISSION))
+
+
 def visible_events(user: User | Any | None) -> QuerySet[Event]:
     """The events `user` may read, newest first (`None`: a command, everything)."""
     if user is None:
@@ -70,6 +81,8 @@ def visible_events(user: User | Any | None) -> QuerySet[Event]:
     events = Event.objects.visible_to(user)
     if sees_global_events(user):
         events = events | Event.objects.filter(scope_code="")
+    if not sees_sensitive_events(user):
+        events = events.filter(sensitive=False)
     return events.order_by("-at", "-id")
 
 
@@ -246,25 +259,12 @@ def events_for(
 
 
 def shown_changes(event: Event, user: Any) -> dict[str, Any]:
-    """The changes of `event` as `user` may see them.
+    """The changes of `event` as `user` may see them: as recorded.
 
-    Tags are recorded as stored, sensitive ones (特殊人群) included; for a reader without the
-    explicit grant they are cut out of every value here, like everywhere else. A command run
-    without --as-user (the operator) sees the record as it is.
+    What only some may read was split off by the writer into an event marked sensitive, which
+    `visible_events` leaves out for the others; nothing is cut here.
     """
-    changes = dict(event.changes or {})
-    if user is None or "tags" not in changes or not isinstance(changes["tags"], list):
-        return changes
-    from grassroots.registry.models import join_tags
-    from grassroots.registry.selectors import tags_for
-
-    changes["tags"] = [
-        join_tags(tags_for(user, value)) if isinstance(value, str) else value
-        for value in changes["tags"]
-    ]
-    if changes["tags"][:1] == changes["tags"][1:2]:
-        del changes["tags"]  # only hidden tags changed
-    return changes
+    return dict(event.changes or {})
 
 
 def event_data(event: Event, user: Any = None) -> dict[str, Any]:

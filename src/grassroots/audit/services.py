@@ -104,8 +104,12 @@ def record(
     scope_code: str = "",
     changes: Mapping[str, Any] | None = None,
     reason: str = "",
+    sensitive: bool = False,
 ) -> Event:
-    """Write one event stamped with the current context (actor, channel, request, address)."""
+    """Write one event stamped with the current context (actor, channel, request, address).
+
+    `sensitive`: the event is about something behind an explicit grant (see Event.sensitive).
+    """
     ctx = current()
     actor_id, actor_name = ctx.actor()
     return Event.objects.create(
@@ -114,6 +118,7 @@ def record(
         actor_name=actor_name,
         channel=ctx.channel,
         request_id=ctx.request_id,
+        client_request_id=ctx.client_request_id,
         address=ctx.address,
         action=action,
         object_type=object_type,
@@ -122,60 +127,109 @@ def record(
         scope_code=scope_code,
         changes=dict(changes or {}),
         reason=reason,
+        sensitive=sensitive,
     )
+
+
+def split_sensitive(
+    obj: models.Model, changes: Mapping[str, Any]
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(public, sensitive) parts of the changes of `obj`, as the object's model says.
+
+    A model whose rows may hold something behind an explicit grant defines
+    `audit_split(changes) -> (public, sensitive)`; the audit app itself knows nothing of it.
+    A public part of None means that not even the event's existence is public.
+    """
+    splitter = getattr(obj, "audit_split", None)
+    if splitter is None:
+        return dict(changes), {}
+    public, secret = splitter(dict(changes))
+    return (None if public is None else dict(public)), dict(secret)
+
+
+def _record_split(
+    action: str,
+    obj: models.Model,
+    changes: Mapping[str, Any],
+    *,
+    object_id: Any,
+    reason: str,
+    always: bool,
+) -> Event | None:
+    """The public event (always for creation and removal, which are no secret) and, apart,
+    a sensitive event with what only the granted may read. Returns the public one if any."""
+    public, secret = split_sensitive(obj, changes)
+    common = {
+        "object_type": object_type(obj),
+        "object_id": object_id,
+        "object_repr": label(obj),
+        "scope_code": scope_of(obj),
+        "reason": reason,
+    }
+    event = None
+    if public is not None and (public or always):
+        event = record(action, changes=public, **common)
+    if secret:
+        sensitive_event = record(action, changes=secret, sensitive=True, **common)
+        event = event or sensitive_event
+    return event
 
 
 def created(obj: models.Model, *, reason: str = "") -> Event:
     after = snapshot(obj)
-    return record(
-        Event.Action.CREATE,
-        object_type=object_type(obj),
-        object_id=obj.pk,
-        object_repr=label(obj),
-        scope_code=scope_of(obj),
-        changes={k: [None, v] for k, v in after.items() if v not in (None, "")},
-        reason=reason,
+    changes = {k: [None, v] for k, v in after.items() if v not in (None, "")}
+    event = _record_split(
+        Event.Action.CREATE, obj, changes, object_id=obj.pk, reason=reason, always=True
     )
+    assert event is not None
+    return event
 
 
 def updated(obj: models.Model, before: Mapping[str, Any], *, reason: str = "") -> Event | None:
     """Record the change of `obj` since `before` (a snapshot); nothing if nothing changed."""
-    changes = diff(before, snapshot(obj))
+    return changed(obj, diff(before, snapshot(obj)), reason=reason)
+
+
+def changed(
+    obj: models.Model,
+    changes: Mapping[str, Any],
+    *,
+    action: str = Event.Action.UPDATE,
+    reason: str = "",
+) -> Event | None:
+    """Record `changes` ({field: [before, after]}) of `obj`; nothing if there are none."""
     if not changes:
         return None
-    return record(
-        Event.Action.UPDATE,
-        object_type=object_type(obj),
-        object_id=obj.pk,
-        object_repr=label(obj),
-        scope_code=scope_of(obj),
-        changes=changes,
-        reason=reason,
-    )
+    return _record_split(action, obj, changes, object_id=obj.pk, reason=reason, always=False)
 
 
 def deleted(obj: models.Model, *, pk: Any = None, reason: str = "") -> Event:
     """Record the removal of `obj` (call before or after delete(); pass pk after)."""
     before = snapshot(obj)
-    return record(
+    changes = {k: [v, None] for k, v in before.items() if v not in (None, "")}
+    event = _record_split(
         Event.Action.DELETE,
-        object_type=object_type(obj),
+        obj,
+        changes,
         object_id=pk if pk is not None else obj.pk,
-        object_repr=label(obj),
-        scope_code=scope_of(obj),
-        changes={k: [v, None] for k, v in before.items() if v not in (None, "")},
         reason=reason,
+        always=True,
     )
+    assert event is not None
+    return event
 
 
 def record_many(
     action: str,
     kind: str,
     items: Iterable[tuple[Any, str, str, Mapping[str, Any] | str]],
+    *,
+    sensitive: bool = False,
 ) -> int:
     """Events for many objects at once (imports): (object id, repr, scope code, changes).
 
-    `changes` is a mapping, or the same already encoded as JSON text (fast paths).
+    `changes` is a mapping, or the same already encoded as JSON text (fast paths). With
+    `sensitive`, every event is marked sensitive (the caller split the changes).
 
     One prepared INSERT for all rows, inside the caller's transaction.
     """
@@ -192,6 +246,7 @@ def record_many(
             actor_name,
             ctx.channel,
             ctx.request_id,
+            ctx.client_request_id,
             ctx.address,
             action,
             kind,
@@ -200,6 +255,7 @@ def record_many(
             scope,
             changes if isinstance(changes, str) else dumps(changes, ensure_ascii=False),
             "",
+            sensitive,
         )
         for pk, repr_, scope, changes in items
     ]
@@ -211,6 +267,7 @@ def record_many(
             "actor_name",
             "channel",
             "request_id",
+            "client_request_id",
             "address",
             "action",
             "object_type",
@@ -219,6 +276,7 @@ def record_many(
             "scope_code",
             "changes",
             "reason",
+            "sensitive",
         ),
         rows,
     )
@@ -230,17 +288,19 @@ def in_transaction() -> bool:
 
 def record_created_rows(
     model: type[models.Model],
-    masked: Iterable[tuple[int, str, str, str, str]],
+    masked: Iterable[tuple[int, str, str, str, str, str]],
     *,
-    masked_keys: tuple[str, str, str] = ("", "", ""),
+    masked_keys: tuple[str, str, str, str] = ("", "", "", ""),
     columns: Mapping[str, str],
     after_pk: int,
 ) -> int:
     """Creation events for rows an import has just inserted, built by the database.
 
-    `masked` holds, per new row in primary-key order: (pk, masked label, up to three masked
-    values) — the only parts that need Python (ID and mobile numbers are ciphertext in the table). `masked_keys`
-    names those three values in the event's changes ("" for unused), and `columns` maps other
+    `masked` holds, per new row in primary-key order: (pk, masked label, up to four values
+    made in Python) — the only parts that need Python (ID and mobile numbers are ciphertext in
+    the table; tags lose those behind a grant, which the caller records apart with
+    record_many(sensitive=True)). `masked_keys`
+    names those four values in the event's changes ("" for unused), and `columns` maps other
     change keys to the model's own columns, which the database turns into JSON itself
     (SQLite json_object, PostgreSQL jsonb_build_object); empty values are left out, as in
     `created()`. One INSERT … SELECT instead of a million Python-built rows: for a county's
@@ -265,11 +325,11 @@ def record_created_rows(
         cursor.execute(
             # Rows arrive in key order, so the scratch table (and the join) is sequential.
             f"CREATE TEMPORARY TABLE {scratch} (k {'INTEGER' if vendor == 'sqlite' else 'bigint'}"
-            " PRIMARY KEY, label text, m1 text, m2 text, m3 text)"
+            " PRIMARY KEY, label text, m1 text, m2 text, m3 text, m4 text)"
         )
-    count = insert_raw(scratch_name, ("k", "label", "m1", "m2", "m3"), masked)
+    count = insert_raw(scratch_name, ("k", "label", "m1", "m2", "m3", "m4"), masked)
     pairs = []
-    for key, slot in zip(masked_keys, ("m1", "m2", "m3"), strict=True):
+    for key, slot in zip(masked_keys, ("m1", "m2", "m3", "m4"), strict=True):
         if key:
             pairs.append(f"'{key}', CASE WHEN m.{slot} <> '' THEN {make_array}(NULL, m.{slot}) END")
     for key, column in columns.items():
@@ -283,10 +343,10 @@ def record_created_rows(
     changes = make_object.format(", ".join(pairs))
     sql = (
         f"INSERT INTO {qn(Event._meta.db_table)} (at, actor_id, actor_name, channel,"
-        " request_id, address, action, object_type, object_id, object_repr, scope_code,"
-        " changes, reason)"
-        f" SELECT %s, %s, %s, %s, %s, %s, %s, %s, CAST(r.{pk} AS TEXT), m.label,"
-        f" r.{qn('scope_code')}, {changes}, ''"
+        " request_id, client_request_id, address, action, object_type, object_id,"
+        " object_repr, scope_code, changes, reason, sensitive)"
+        f" SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, CAST(r.{pk} AS TEXT), m.label,"
+        f" r.{qn('scope_code')}, {changes}, '', %s"
         f" FROM {scratch} m JOIN {table} r ON r.{pk} = m.k WHERE m.k > %s"
         f" ORDER BY m.k"
     )
@@ -296,9 +356,11 @@ def record_created_rows(
         actor_name,
         ctx.channel,
         ctx.request_id,
+        ctx.client_request_id,
         ctx.address,
         Event.Action.CREATE,
         object_type(model),
+        False,
         after_pk,
     ]
     # Many events into a small table: its indexes are built once afterwards (as insert_rows).

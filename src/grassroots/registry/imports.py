@@ -53,7 +53,14 @@ from grassroots.core.validators import (
 from grassroots.territory.geometry import GridIndex
 from grassroots.territory.models import Grid, Unit
 
-from .models import Household, Resident, Tag, join_tags
+from .models import (
+    Household,
+    Resident,
+    Tag,
+    join_tags,
+    sensitive_tag_names,
+    split_tag_changes,
+)
 
 TAG_SPLIT = re.compile(r"[;；]")
 # Rows between two progress reports of the check.
@@ -471,12 +478,23 @@ def _audit_households(
 ) -> None:
     """One event per household written, and one for the import, in the import's transaction."""
     kind = audit.object_type(Household)
-    fields = [f for f in _HOUSEHOLD_FIELDS if f != "scope_code"]
+    fields = [f for f in _HOUSEHOLD_FIELDS if f not in ("scope_code", "tags")]
+    sensitive = sensitive_tag_names()
+    secret_created: list[tuple[Any, str, str, dict[str, Any]]] = []
+    secret_updated: list[tuple[Any, str, str, dict[str, Any]]] = []
     if creates:
         pks = _pks_by(Household, "code", [r["code"] for r in creates], after_pk)
+        masked = []
+        for r in creates:
+            pk, label = pks[r["code"]], f"{r['code']} {r['address']}"
+            shown, hidden = split_tag_changes({"tags": [None, r.get("tags") or None]}, sensitive)
+            masked.append((pk, label, "", "", "", (shown.get("tags") or [None, ""])[1] or ""))
+            if hidden:
+                secret_created.append((pk, label, r["scope_code"], hidden))
         audit.record_created_rows(
             Household,
-            sorted((pks[r["code"]], f"{r['code']} {r['address']}", "", "", "") for r in creates),
+            sorted(masked),
+            masked_keys=("", "", "", "tags"),
             columns={"code": "code", **{_audit_name(f): f for f in fields}},
             after_pk=after_pk,
         )
@@ -489,11 +507,31 @@ def _audit_households(
             before = dict(zip(_HOUSEHOLD_FIELDS, old, strict=True))
             after = dict(zip(_HOUSEHOLD_FIELDS, new[: len(_HOUSEHOLD_FIELDS)], strict=True))
             changes = {
-                _audit_name(f): [before[f], after[f]] for f in fields if before[f] != after[f]
+                _audit_name(f): [before[f], after[f]]
+                for f in (*fields, "tags")
+                if before[f] != after[f]
             }
-            items.append((pk, f"{code} {after['address']}", after["scope_code"], changes))
+            label = f"{code} {after['address']}"
+            shown, hidden = split_tag_changes(changes, sensitive)
+            if shown:
+                items.append((pk, label, after["scope_code"], shown))
+            if hidden:
+                secret_updated.append((pk, label, after["scope_code"], hidden))
         audit.record_many(audit.Event.Action.UPDATE, kind, items)
+    _audit_sensitive(kind, secret_created, secret_updated)
     _audit_import(result, kind)
+
+
+SensitiveItems = list[tuple[Any, str, str, dict[str, Any]]]
+
+
+def _audit_sensitive(kind: str, created: SensitiveItems, updated: SensitiveItems) -> None:
+    """Sensitive tags (特殊人群) given or changed by an import: events of their own, marked
+    sensitive, read only with the grant (see audit.services.split_sensitive)."""
+    if created:
+        audit.record_many(audit.Event.Action.CREATE, kind, created, sensitive=True)
+    if updated:
+        audit.record_many(audit.Event.Action.UPDATE, kind, updated, sensitive=True)
 
 
 def _audit_import(result: ImportResult, kind: str) -> None:
@@ -956,20 +994,28 @@ def _audit_residents(
 ) -> None:
     """One event per resident written, and one for the import; values masked."""
     kind = audit.object_type(Resident)
+    sensitive = sensitive_tag_names()
+    secret_created: SensitiveItems = []
+    secret_updated: SensitiveItems = []
     new_rows = [r for r in parsed if r["id_hash"] not in existing]
     if new_rows:
         pks = _pks_by(Resident, "id_hash", [r["id_hash"] for r in new_rows], after_pk)
 
-        def masked(row: dict[str, Any]) -> tuple[int, str, str, str, str]:
+        def masked(row: dict[str, Any]) -> tuple[int, str, str, str, str, str]:
             name, number = mask_name(row["name"]), mask_id_number(row["id_number"])
             phone = mask_phone(row["phone"]) if row.get("phone") else ""
-            return (pks[row["id_hash"]], f"{name} {number}", name, number, phone)
+            pk, label = pks[row["id_hash"]], f"{name} {number}"
+            shown, hidden = split_tag_changes({"tags": [None, row.get("tags") or None]}, sensitive)
+            if hidden:
+                secret_created.append((pk, label, row["scope_code"], hidden))
+            tags = (shown.get("tags") or [None, ""])[1] or ""
+            return (pk, label, name, number, phone, tags)
 
         audit.record_created_rows(
             Resident,
             sorted(map(masked, new_rows)),
-            masked_keys=("name", "id_number", "phone"),
-            columns=_RESIDENT_AUDIT_COLUMNS,
+            masked_keys=("name", "id_number", "phone", "tags"),
+            columns={k: v for k, v in _RESIDENT_AUDIT_COLUMNS.items() if k != "tags"},
             after_pk=after_pk,
         )
     if changed:
@@ -989,8 +1035,13 @@ def _audit_residents(
                     mask_phone(row.get("phone", "")) or None,
                 ]
             label = f"{mask_name(row['name'])} {mask_id_number(row['id_number'])}"
-            items.append((pk, label, new[index["scope_code"]], changes))
+            shown, hidden = split_tag_changes(changes, sensitive)
+            if shown:
+                items.append((pk, label, new[index["scope_code"]], shown))
+            if hidden:
+                secret_updated.append((pk, label, new[index["scope_code"]], hidden))
         audit.record_many(audit.Event.Action.UPDATE, kind, items)
+    _audit_sensitive(kind, secret_created, secret_updated)
     _audit_import(result, kind)
 
 

@@ -59,6 +59,55 @@ class Tag(models.Model):
     def sensitive(self) -> bool:
         return self.kind == self.Kind.SENSITIVE
 
+    def audit_split(self, changes: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """A sensitive tag's own events are sensitive whole: even its name stays behind the
+        grant, as in the lists of known tags (see audit.services.split_sensitive)."""
+        kinds = changes.get("kind")
+        was_sensitive = isinstance(kinds, list) and self.Kind.SENSITIVE in kinds
+        if self.sensitive or was_sensitive:
+            return None, changes
+        return changes, {}
+
+
+def sensitive_tag_names() -> frozenset[str]:
+    """The tags behind the explicit grant registry.view_sensitive_tags (特殊人群)."""
+    return frozenset(Tag.objects.filter(kind=Tag.Kind.SENSITIVE).values_list("name", flat=True))
+
+
+def split_tag_changes(
+    changes: dict[str, Any], sensitive: frozenset[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(public, sensitive) parts of an audit event's changes of a tagged row.
+
+    The public part keeps every change with the sensitive tags cut out of the tag values (a
+    tags entry whose values are then equal is left out); the sensitive part is the tags entry
+    as stored, when the row's sensitive tags were given, changed or removed. Imports and the
+    audit service (through TaggedModel.audit_split) both use it.
+    """
+    tags = changes.get("tags")
+    if not sensitive or not isinstance(tags, list | tuple) or len(tags) != 2:
+        return changes, {}
+    before, after = tags
+
+    def secret(value: Any) -> list[str]:
+        return [t for t in split_tags(value) if t in sensitive] if isinstance(value, str) else []
+
+    def public(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return join_tags([t for t in split_tags(value) if t not in sensitive])
+
+    if not secret(before) and not secret(after):
+        return changes, {}
+    shown = dict(changes)
+    before_shown, after_shown = public(before), public(after)
+    if (before_shown or "") == (after_shown or ""):  # None and "" are both no tags
+        del shown["tags"]
+    else:
+        shown["tags"] = [before_shown, after_shown]
+    hidden = {"tags": [before, after]} if secret(before) != secret(after) else {}
+    return shown, hidden
+
 
 class TaggedModel(models.Model):
     tags = models.CharField(_("tags"), max_length=300, blank=True, default="")
@@ -69,6 +118,12 @@ class TaggedModel(models.Model):
     @property
     def tag_list(self) -> list[str]:
         return split_tags(self.tags)
+
+    def audit_split(self, changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Sensitive tags go to a sensitive audit event of their own (audit.split_sensitive)."""
+        if "tags" not in changes:
+            return changes, {}
+        return split_tag_changes(changes, sensitive_tag_names())
 
 
 class PlacedModel(models.Model):

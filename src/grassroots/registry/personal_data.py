@@ -283,13 +283,11 @@ def person_anonymize(*, actor: User | None, id_number: str, reason: str = "") ->
             Resident.objects.filter(pk=r.pk).update(
                 **{f: getattr(r, f) for f in _ANONYMIZED_FIELDS}
             )
-            audit.record(
-                Event.Action.ANONYMIZE,
-                object_type=audit.object_type(r),
-                object_id=r.pk,
-                object_repr=audit.label(r),
-                scope_code=r.scope_code,
-                changes=audit.diff(before, audit.snapshot(r)),
+            # Removed sensitive tags go to a sensitive event of their own.
+            audit.changed(
+                r,
+                audit.diff(before, audit.snapshot(r)),
+                action=Event.Action.ANONYMIZE,
                 reason=reason,
             )
     return Anonymized(rows=rows, label=rows[0].audit_label)
