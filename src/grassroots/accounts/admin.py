@@ -17,6 +17,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from grassroots.audit import services as audit
 from grassroots.core.admin_support import ScopedAdminMixin, SealedFieldsForm
@@ -25,6 +27,7 @@ from grassroots.territory.models import Grid, Unit
 
 from .models import ApiToken, GridAssignment, User
 from .roles import Role
+from .two_factor import record_devices_change
 
 
 class RoleScopeFormMixin:
@@ -98,6 +101,19 @@ class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
             users = users.exclude(is_superuser=True)
         return users
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # An auditor oversees the administrators: only a superuser changes their account,
+        # password included (the password page asks this too). They stay visible, read-only.
+        user: Any = request.user
+        if (
+            obj is not None
+            and obj.credentials_guarded
+            and obj.pk != user.pk
+            and not user.is_superuser
+        ):
+            return False
+        return super().has_change_permission(request, obj)
+
     def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> Any:
         if obj is None:
             return (
@@ -156,7 +172,7 @@ class ApiTokenAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def visible_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
         users = User.objects.visible_to(request.user)
         if not request.user.is_superuser:
-            users = users.exclude(is_superuser=True)
+            users = users.exclude(is_superuser=True).exclude(role=Role.AUDITOR)
         return ApiToken.objects.filter(user__in=users)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -179,3 +195,34 @@ class ApiTokenAdmin(ScopedAdminMixin, admin.ModelAdmin):
             % {"count": count},
             messages.SUCCESS,
         )
+
+
+class AuditedTOTPDeviceAdmin(TOTPDeviceAdmin):
+    """django-otp's device admin (superusers only: no role carries its permissions), with
+    every removal, addition and change of a device recorded like `users otp-reset`."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        before = TOTPDevice.objects.filter(user=obj.user, confirmed=True).count()
+        super().save_model(request, obj, form, change)
+        record_devices_change(
+            obj.user, before, TOTPDevice.objects.filter(user=obj.user, confirmed=True).count()
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.delete_queryset(request, TOTPDevice.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        with transaction.atomic():
+            users = {device.user for device in queryset.select_related("user")}
+            before = {
+                u.pk: TOTPDevice.objects.filter(user=u, confirmed=True).count() for u in users
+            }
+            queryset.delete()
+            for u in users:
+                after = TOTPDevice.objects.filter(user=u, confirmed=True).count()
+                record_devices_change(u, before[u.pk], after)
+
+
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)
+admin.site.register(TOTPDevice, AuditedTOTPDeviceAdmin)

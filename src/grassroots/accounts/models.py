@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
-from django.db import models
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from grassroots.audit import services as audit
+from grassroots.audit.context import current
 from grassroots.core.crypto import EncryptedCharField
 from grassroots.core.scoping import ScopedQuerySet
 
@@ -74,6 +77,78 @@ class User(AbstractUser):
     def forget_scope(self) -> None:
         """Drop the cached grid codes after assignments change."""
         self.__dict__.pop("_grid_codes", None)
+
+    @property
+    def credentials_guarded(self) -> bool:
+        """Whether only a superuser (or the operator) may change this account's credentials:
+        an auditor's, who oversees the administrators, and a superuser's."""
+        return bool(self.is_superuser or self.role == Role.AUDITOR)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; a changed password or a deactivation of an existing account is also recorded.
+
+        Whatever the door (the admin's password and user pages, `grassroots changepassword`,
+        a script), a password set, reset or disabled, and an account deactivated, is a
+        "credentials" event in the audit trail in the same transaction: who, whom, when, never
+        the password. Done by anyone but the account's own user, it also revokes the account's
+        API tokens; its signed-in sessions end by themselves (their hash of the password no
+        longer matches; an inactive account's session is refused). A non-superuser may not
+        change the credentials of a guarded account (see credentials_guarded).
+        """
+        update_fields = kwargs.get("update_fields")
+        password = self._password_change(update_fields)
+        deactivated = self._deactivation(update_fields)
+        if password is None and not deactivated:
+            super().save(*args, **kwargs)
+            return
+        actor = current().acting_user()
+        by_other = actor is None or actor.pk != self.pk
+        if by_other and actor is not None and self.credentials_guarded and not actor.is_superuser:
+            raise PermissionDenied(_("Only a superuser may change this account's credentials."))
+        details: dict[str, Any] = {}
+        if password == "set":
+            details["password"] = "reset by another user" if by_other else "changed by the user"
+        elif password == "disabled":
+            details["password"] = "disabled"
+        if deactivated:
+            details["account"] = "deactivated"
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if by_other or deactivated:
+                details["api_tokens_revoked"] = ApiToken.revoke_all(self)
+            audit.record(
+                audit.Event.Action.CREDENTIALS,
+                object_type=audit.object_type(self),
+                object_id=self.pk,
+                object_repr=audit.label(self),
+                scope_code=audit.scope_of(self),
+                changes=details,
+            )
+
+    def _stored(self, field: str) -> Any:
+        return User.objects.filter(pk=self.pk).values_list(field, flat=True).first()
+
+    def _password_change(self, update_fields: Any) -> str | None:
+        """ "set" or "disabled" when this save stores a new password of an existing account."""
+        if self._state.adding or self.pk is None:
+            return None
+        if update_fields is not None and "password" not in update_fields:
+            return None
+        if getattr(self, "_password", None) is not None:  # set_password() since the last save
+            return "set"
+        if not self.has_usable_password():
+            stored = self._stored("password")
+            if stored is not None and stored != self.password:
+                return "disabled"
+        return None
+
+    def _deactivation(self, update_fields: Any) -> bool:
+        """Whether this save turns an active existing account inactive."""
+        if self._state.adding or self.pk is None or self.is_active:
+            return False
+        if update_fields is not None and "is_active" not in update_fields:
+            return False
+        return bool(self._stored("is_active"))
 
 
 class GridAssignment(models.Model):

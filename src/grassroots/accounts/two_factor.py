@@ -187,14 +187,17 @@ def totp_enrol_confirm(*, user: Any, code: str) -> TOTPDevice:
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
-        _record(user, 0, 1)
+        record_devices_change(user, 0, 1)
     return device
 
 
-def _record(user: Any, before: int, after: int) -> None:
+def record_devices_change(user: Any, before: int, after: int) -> None:
+    """A change of `user`'s two-factor devices in the audit trail (a reset when after is 0)."""
+    if before == after:
+        return
     # On the user, by count: a device's own fields include its secret key.
     audit.record(
-        Event.Action.UPDATE,
+        Event.Action.CREDENTIALS,
         object_type=audit.object_type(user),
         object_id=user.pk,
         object_repr=audit.label(user),
@@ -213,5 +216,5 @@ def otp_devices_reset(*, user: Any) -> int:
         for device in devices:
             device.delete()
         if devices:
-            _record(user, len(devices), 0)
+            record_devices_change(user, len(devices), 0)
     return len(devices)
