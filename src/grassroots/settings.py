@@ -14,6 +14,7 @@ OTP_REQUIRED_ROLES  comma-separated roles that must use two-factor sign-in (defa
 VAR_DIR        where runtime files go (default: ./var in a source checkout, else ./var of cwd)
 IMPORT_MAX_BYTES  largest file an import or upload may be (default 256 MiB: a county of a
                million residents is about 80 MB of CSV)
+ASSISTANCE_MAX_YUAN  the most one record of hardship assistance may give (default 50,000)
 NOTIFICATION_BACKENDS  comma-separated: console, email, webhook (default: console)
 NOTIFICATION_WEBHOOK_URL  where the webhook backend POSTs its JSON (an SMS gateway, WeCom relay)
 NOTIFICATION_WEBHOOK_TOKEN  (or _FILE) sent as Authorization: Bearer; NOTIFICATION_WEBHOOK_SECRET
@@ -312,6 +313,9 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
+# The most one record of hardship assistance may give, in yuan (cases.kinds): a typo of a few
+# zeros is refused, and larger sums go through the department's own procedure.
+ASSISTANCE_MAX_YUAN = env_number("ASSISTANCE_MAX_YUAN", 50_000, minimum=1)
 # Duplicate suggestions at intake (cases/duplicates.py): reports of the same category this
 # near (metres) and this close in time (days) with similar text are offered as duplicates.
 CASE_DUPLICATE_METRES = env_number("CASE_DUPLICATE_METRES", 200, minimum=0)

@@ -20,23 +20,33 @@ from grassroots.cases.models import (
     MediationParty,
     MediationSession,
 )
-from grassroots.cases.services import CaseInputError, TransitionRefused, case_reject
+from grassroots.cases.services import (
+    CaseInputError,
+    TransitionRefused,
+    case_accept,
+    case_reject,
+)
 
 API = "/api/v1"
 
 
 @pytest.fixture
-def dispute(report):
-    return report(category="dispute", description="邻里因排水沟堵塞发生纠纷")
+def dispute(world, report):
+    """A dispute of grid A1-1, accepted by its grid worker (grid tier)."""
+    case = report(category="dispute", description="邻里因排水沟堵塞发生纠纷")
+    return case_accept(case, actor=world.users["worker"])
 
 
 @pytest.fixture
 def hardship(world, report):
-    return report(
+    """A hardship case of grid A1-1, at village tier (its category's first), accepted by the
+    village secretary."""
+    case = report(
         category="assistance",
         description="独居老人生活困难，需要帮扶",
         reporter_household=world.households["HA11-1"],
     )
+    return case_accept(case, actor=world.users["secretary"])
 
 
 def timeline(case, action):
@@ -300,11 +310,12 @@ def test_it_refuses_staff_of_the_area_above_and_lets_the_secretary_work(world, d
     )
 
 
-def test_it_refuses_records_on_a_rejected_case(world, dispute):
-    case_reject(dispute, actor=world.users["worker"], reason="invalid", note="不属实")
-    error = refused(kinds.mediation_add_party, case=dispute, actor=world.users["worker"], name="甲")
+def test_it_refuses_records_on_a_rejected_case(world, report):
+    case = report(category="dispute", description="邻里因排水沟堵塞发生纠纷")
+    case_reject(case, actor=world.users["worker"], reason="invalid", note="不属实")
+    error = refused(kinds.mediation_add_party, case=case, actor=world.users["worker"], name="甲")
     assert error.message == (
-        f"Case {dispute.tracking_code} was rejected: nothing more can be recorded on it"
+        f"Case {case.tracking_code} was rejected: nothing more can be recorded on it"
     )
 
 
@@ -312,10 +323,10 @@ def test_it_refuses_records_on_a_rejected_case(world, dispute):
 
 
 def test_it_plans_assistance_for_the_reporters_household(world, hardship):
-    worker = world.users["worker"]
+    secretary = world.users["secretary"]
     follow = timezone.localdate() + datetime.timedelta(days=30)
     assistance = kinds.assistance_plan(
-        hardship, actor=worker, plan="每月送米面油", follow_up_on=follow
+        hardship, actor=secretary, plan="每月送米面油", follow_up_on=follow
     )
     assert (assistance.household.code, assistance.plan, assistance.follow_up_on) == (
         "HA11-1",
@@ -329,10 +340,10 @@ def test_it_plans_assistance_for_the_reporters_household(world, hardship):
 
 
 def test_it_changes_the_plan_and_audits_the_change(world, hardship):
-    worker = world.users["worker"]
-    kinds.assistance_plan(hardship, actor=worker, plan="每月送米面油")
+    secretary = world.users["secretary"]
+    kinds.assistance_plan(hardship, actor=secretary, plan="每月送米面油")
     other = world.households["HA11-2"]
-    kinds.assistance_plan(hardship, actor=worker, household=other, plan="每周走访一次")
+    kinds.assistance_plan(hardship, actor=secretary, household=other, plan="每周走访一次")
     assert Assistance.objects.get().plan == "每周走访一次"
     update = events("cases.assistance")[-1]
     assert update.action == "update"
@@ -341,14 +352,15 @@ def test_it_changes_the_plan_and_audits_the_change(world, hardship):
 
 def test_the_household_must_lie_in_the_area(world, report):
     case = report(category="assistance", description="困难家庭需要帮扶")
-    worker = world.users["worker"]
-    errors = bad_input(kinds.assistance_plan, case=case, actor=worker, plan="走访")
+    case_accept(case, actor=world.users["secretary"])
+    secretary = world.users["secretary"]
+    errors = bad_input(kinds.assistance_plan, case=case, actor=secretary, plan="走访")
     assert errors == {"household": "Say which household is helped"}
     errors = bad_input(
         kinds.assistance_plan,
         case=case,
-        actor=worker,
-        household=world.households["HA21-1"],  # worker2's grid
+        actor=secretary,
+        household=world.households["HA21-1"],  # village A2, not the secretary's
         plan=" ",
         follow_up_on=timezone.localdate() - datetime.timedelta(days=1),
     )
@@ -361,13 +373,13 @@ def test_the_household_must_lie_in_the_area(world, report):
 
 
 def test_it_records_what_was_given(world, hardship):
-    worker = world.users["worker"]
-    kinds.assistance_plan(hardship, actor=worker, plan="每月送米面油")
-    given = kinds.assistance_give(hardship, actor=worker, what="大米 25 公斤", amount="120.5")
+    secretary = world.users["secretary"]
+    kinds.assistance_plan(hardship, actor=secretary, plan="每月送米面油")
+    given = kinds.assistance_give(hardship, actor=secretary, what="大米 25 公斤", amount="120.5")
     assert (given.what, given.amount, given.by, given.given_on) == (
         "大米 25 公斤",
         decimal.Decimal("120.50"),
-        worker,
+        secretary,
         timezone.localdate(),
     )
     step = timeline(hardship, "assistance")[-1]
@@ -378,43 +390,45 @@ def test_it_records_what_was_given(world, hardship):
 
 
 def test_it_gives_only_after_the_plan(world, hardship):
-    error = refused(kinds.assistance_give, case=hardship, actor=world.users["worker"], what="米")
+    error = refused(kinds.assistance_give, case=hardship, actor=world.users["secretary"], what="米")
     assert error.message == "Record the assistance plan first: it names the household"
 
 
 def test_it_names_bad_assistance_given(world, hardship):
-    worker = world.users["worker"]
-    kinds.assistance_plan(hardship, actor=worker, plan="x")
+    secretary = world.users["secretary"]
+    kinds.assistance_plan(hardship, actor=secretary, plan="x")
     errors = bad_input(
         kinds.assistance_give,
         case=hardship,
-        actor=worker,
+        actor=secretary,
         what="",
         amount="-1",
         given_on=timezone.localdate() + datetime.timedelta(days=2),
     )
     assert errors == {
         "what": "Say what was given",
-        "amount": "The amount lies between 0 and 99999999.99 yuan",
+        "amount": "The amount lies between 0 and 50,000 yuan (ASSISTANCE_MAX_YUAN)",
         "given_on": "The date lies in the future",
     }
-    errors = bad_input(kinds.assistance_give, case=hardship, actor=worker, what="米", amount="many")
+    errors = bad_input(
+        kinds.assistance_give, case=hardship, actor=secretary, what="米", amount="many"
+    )
     assert errors == {"amount": "The amount is a number of yuan"}
     assert not AssistanceGiven.objects.exists()
 
 
 def test_assistance_is_only_for_hardship_cases(world, dispute):
-    error = refused(kinds.assistance_plan, case=dispute, actor=world.users["worker"], plan="x")
+    error = refused(kinds.assistance_plan, case=dispute, actor=world.users["secretary"], plan="x")
     assert error.message == (
         f"Case {dispute.tracking_code} is a dispute mediation case, not a hardship assistance case"
     )
 
 
 def test_it_lists_follow_ups_that_are_due_in_scope(world, hardship, report):
-    worker = world.users["worker"]
+    secretary = world.users["secretary"]
     today = timezone.localdate()
     kinds.assistance_plan(
-        hardship, actor=worker, plan="x", follow_up_on=today + datetime.timedelta(days=3)
+        hardship, actor=secretary, plan="x", follow_up_on=today + datetime.timedelta(days=3)
     )
     elsewhere = report(
         grid=world.grid_b11,
@@ -422,6 +436,7 @@ def test_it_lists_follow_ups_that_are_due_in_scope(world, hardship, report):
         description="困难家庭需要帮扶",
         reporter_household=world.households["HB11-1"],
     )
+    case_accept(elsewhere, actor=world.users["outsider"])
     kinds.assistance_plan(elsewhere, actor=world.users["outsider"], plan="y", follow_up_on=today)
 
     def due(persona, on=None):
@@ -440,13 +455,13 @@ def test_it_lists_follow_ups_that_are_due_in_scope(world, hardship, report):
     ]
     # Something given on or after the follow-up date settles it.
     Assistance.objects.filter(case=hardship).update(follow_up_on=today)
-    kinds.assistance_give(hardship, actor=worker, what="慰问金", amount=500)
+    kinds.assistance_give(hardship, actor=secretary, what="慰问金", amount=500)
     assert due("worker") == []
 
 
 def test_the_follow_up_list_reads_one_query(world, hardship, django_assert_num_queries):
     kinds.assistance_plan(
-        hardship, actor=world.users["worker"], plan="x", follow_up_on=timezone.localdate()
+        hardship, actor=world.users["secretary"], plan="x", follow_up_on=timezone.localdate()
     )
     user = world.users["secretary"]
     with django_assert_num_queries(1):
@@ -524,17 +539,19 @@ def test_the_api_runs_assistance(world, hardship, call):
         "given": [],
     }
     follow = (timezone.localdate() + datetime.timedelta(days=7)).isoformat()
-    response = call("worker", "POST", base + "/plan", {"plan": "每月走访", "follow_up_on": follow})
+    response = call(
+        "secretary", "POST", base + "/plan", {"plan": "每月走访", "follow_up_on": follow}
+    )
     assert response.status_code == 200, response.content
     household = world.households["HA11-1"]
     assert response.json()["household"] == {"id": household.pk, "code": "HA11-1"}
-    response = call("worker", "POST", base + "/given", {"what": "大米", "amount": "88.8"})
+    response = call("secretary", "POST", base + "/given", {"what": "大米", "amount": "88.8"})
     assert response.status_code == 200, response.content
     [given] = response.json()["given"]
     assert (given["what"], decimal.Decimal(given["amount"]), given["by"]) == (
         "大米",
         decimal.Decimal("88.80"),
-        "worker",
+        "secretary",
     )
 
 
@@ -588,6 +605,7 @@ def test_the_api_finds_a_case_by_its_code_as_typed(world, dispute, call):
 
 def test_other_personas_reach_their_own_cases(world, report, call):
     case = report(grid=world.grid_a12, category="dispute", description="两户因宅基地界线争执")
+    case_accept(case, actor=world.users["worker2"])
     response = call(
         "worker2", "POST", f"/cases/{case.tracking_code}/mediation/parties", {"name": "甲"}
     )

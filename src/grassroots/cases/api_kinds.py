@@ -61,7 +61,10 @@ class PlanIn(Schema):
 
 class GivenIn(Schema):
     what: str = Field(description="What was given (goods, money, a service).")
-    amount: decimal.Decimal | None = Field(None, description="In yuan, 0 to 99999999.99.")
+    amount: decimal.Decimal | None = Field(
+        None,
+        description="In yuan, from 0 up to the deployment's ASSISTANCE_MAX_YUAN (default 50,000).",
+    )
     given_on: datetime.date | None = Field(None, description="Default today; not in the future.")
 
 

@@ -4,11 +4,16 @@ A dispute case carries its mediation: the parties, the sessions held with their 
 outcome with the agreement reached. A hardship case carries its assistance: the household
 helped, the plan, what was given and when to follow up.
 
-Each service is one transaction: it checks the actor (cases.handle_case, the case in their
-area, a case of the right kind that was not rejected or merged), locks the case row, writes the
-rows, appends a timeline event ("mediation" or "assistance") and the audit events. A refusal
-raises TransitionRefused saying why (status 403 when the actor may not, 409 when the case does
-not allow it); bad input raises CaseInputError naming the field.
+Each service is one transaction: it locks the case row, checks the actor and the case as every
+workflow step does (cases.handle_case; the case in their area; its tier one where their role
+acts, and for a department handler their department's category; the case assigned to them
+unless they dispatch; a case of the right kind, being worked on: accepted, dispatched or in
+progress, never reported-only, closed, rejected or merged), writes the rows, appends a timeline
+event ("mediation" or "assistance") and the audit events. Assistance given is also recorded on a
+closed case when its plan's follow-up date has come. A refusal raises TransitionRefused saying
+why (status 403 when the actor may not, 409 when the case does not allow it); bad input raises
+CaseInputError naming the field. A party or household named by id must be one the actor may
+see (registry.view_resident / view_household, in their area): no one learns a name from an id.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import datetime
 import decimal
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Exists, OuterRef
@@ -31,6 +37,8 @@ from grassroots.core.validators import mask_name, mask_phone
 from grassroots.registry.models import Household, Resident
 
 from .models import (
+    DONE_STAGES,
+    WORKING_STAGES,
     Assistance,
     AssistanceGiven,
     Case,
@@ -39,14 +47,20 @@ from .models import (
     MediationParty,
     MediationSession,
     Stage,
+    Tier,
 )
-from .services import CaseInputError, TransitionRefused, clean_phone
+from .services import (
+    CaseInputError,
+    TransitionRefused,
+    check_handler,
+    clean_phone,
+    may_act_at,
+)
 
 if TYPE_CHECKING:
     from grassroots.accounts.models import User
 
 MAX_TEXT = 4000
-MAX_AMOUNT = decimal.Decimal("99999999.99")
 
 
 # --- Checks and records shared by both kinds --------------------------------------------------
@@ -65,8 +79,17 @@ def check_kind(case: Case, kind: str) -> None:
         )
 
 
-def _case_to_work_on(case: Case | int, actor: User | None, kind: str) -> Case:
-    """The case, locked, if `actor` may add records of `kind` to it; else TransitionRefused."""
+def _case_to_work_on(
+    case: Case | int,
+    actor: User | None,
+    kind: str,
+    also: frozenset[str] = frozenset(),
+) -> Case:
+    """The case, locked, if `actor` may add records of `kind` to it now; else TransitionRefused.
+
+    The checks of every workflow step: role, area, tier (and department), assignee, stage.
+    `also`: stages besides the working ones where such a record is allowed.
+    """
     if actor is None or not actor.is_active:
         raise TransitionRefused(_("Only staff may work on a case"), 403)
     if not actor.has_perm("cases.handle_case"):
@@ -74,8 +97,8 @@ def _case_to_work_on(case: Case | int, actor: User | None, kind: str) -> Case:
     pk = case.pk if isinstance(case, Case) else case
     locked = (
         Case.objects.visible_to(actor)
-        .select_for_update()
-        .select_related("category")
+        .select_for_update(of=("self",))
+        .select_related("category", "assignee")
         .filter(pk=pk)
         .first()
     )
@@ -87,6 +110,21 @@ def _case_to_work_on(case: Case | int, actor: User | None, kind: str) -> Case:
             _("Case %(code)s was %(stage)s: nothing more can be recorded on it")
             % {"code": locked.tracking_code, "stage": Stage(locked.stage).label.lower()}
         )
+    if not may_act_at(actor, locked):
+        raise TransitionRefused(
+            _("This case is at the %(tier)s tier, where you do not act")
+            % {"tier": Tier(locked.tier).label},
+            403,
+        )
+    if locked.stage not in WORKING_STAGES | also:
+        raise TransitionRefused(
+            _(
+                "Case %(code)s is %(stage)s: this is recorded while the case is being worked"
+                " on (accepted, dispatched or in progress)"
+            )
+            % {"code": locked.tracking_code, "stage": Stage(locked.stage).label.lower()}
+        )
+    check_handler(locked, actor)
     return locked
 
 
@@ -217,7 +255,9 @@ def mediation_add_party(
     person: Resident | None = None
     if resident is not None:
         pk = resident.pk if isinstance(resident, Resident) else resident
-        person = Resident.objects.visible_to(actor).filter(pk=pk).first()
+        # Only someone who may see the resident may name one: the party's name comes from it.
+        if actor.has_perm("registry.view_resident"):
+            person = Resident.objects.visible_to(actor).filter(pk=pk).first()
         if person is None:
             errors["resident"] = _("No such resident in your area")
     if not clean_text(name) and person is not None:
@@ -367,7 +407,8 @@ def assistance_plan(
         errors["household"] = _("Say which household is helped")
     else:
         pk = household.pk if isinstance(household, Household) else household
-        target = Household.objects.visible_to(actor).filter(pk=pk).first()
+        if actor.has_perm("registry.view_household"):
+            target = Household.objects.visible_to(actor).filter(pk=pk).first()
         if target is None:
             errors["household"] = _("No such household in your area")
     plan = _text(plan, "plan", errors, required=_("Describe the plan"), limit=MAX_TEXT, lines=True)
@@ -413,8 +454,12 @@ def assistance_give(
     given_on: datetime.date | None = None,
     now: datetime.datetime | None = None,
 ) -> AssistanceGiven:
-    """Record what was given to the household (and the amount in yuan, if money or goods)."""
-    locked = _case_to_work_on(case, actor, Case.Kind.ASSISTANCE)
+    """Record what was given to the household (and the amount in yuan, if money or goods).
+
+    While the case is worked on; on a closed case too once its plan's follow-up date has come
+    (the follow-up visits of assistance_follow_ups_due). At most settings.ASSISTANCE_MAX_YUAN.
+    """
+    locked = _case_to_work_on(case, actor, Case.Kind.ASSISTANCE, also=DONE_STAGES)
     now = now or timezone.now()
     today = timezone.localdate(now)
     errors: dict[str, str] = {}
@@ -426,10 +471,11 @@ def assistance_give(
         except (decimal.InvalidOperation, ValueError):
             errors["amount"] = _("The amount is a number of yuan")
         else:
-            if not value.is_finite() or value < 0 or value > MAX_AMOUNT:
-                errors["amount"] = _("The amount lies between 0 and %(max)s yuan") % {
-                    "max": MAX_AMOUNT
-                }
+            limit = decimal.Decimal(settings.ASSISTANCE_MAX_YUAN)
+            if not value.is_finite() or value < 0 or value > limit:
+                errors["amount"] = _(
+                    "The amount lies between 0 and %(max)s yuan (ASSISTANCE_MAX_YUAN)"
+                ) % {"max": f"{limit:,}"}
     given_on = given_on or today
     if given_on > today:
         errors["given_on"] = _("The date lies in the future")
@@ -438,6 +484,16 @@ def assistance_give(
     assistance = Assistance.objects.filter(case=locked).first()
     if assistance is None:
         raise TransitionRefused(_("Record the assistance plan first: it names the household"))
+    if locked.stage in DONE_STAGES and (
+        assistance.follow_up_on is None or assistance.follow_up_on > today
+    ):
+        raise TransitionRefused(
+            _(
+                "Case %(code)s is closed: what is given is recorded on it only at the plan's"
+                " follow-up date"
+            )
+            % {"code": locked.tracking_code}
+        )
     given = AssistanceGiven.objects.create(
         assistance=assistance, given_on=given_on, what=what, amount=value, by=actor
     )

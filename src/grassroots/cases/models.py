@@ -141,6 +141,8 @@ OPEN_STAGES = frozenset(
     }
 )
 DONE_STAGES = frozenset({Stage.CLOSED, Stage.RATED})
+# Stages in which the case is being worked on: accepted, dispatched, in progress.
+WORKING_STAGES = frozenset({Stage.ACCEPTED, Stage.DISPATCHED, Stage.IN_PROGRESS})
 
 
 class CaseQuerySet(ScopedQuerySet["Case"]):

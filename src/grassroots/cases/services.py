@@ -726,7 +726,7 @@ def case_dispatch(
     )
 
 
-def _check_handler(c: Case, actor: User | None) -> None:
+def check_handler(c: Case, actor: User | None) -> None:
     if (
         actor is not None
         and c.assignee_id not in (None, actor.pk)
@@ -739,7 +739,7 @@ def _check_handler(c: Case, actor: User | None) -> None:
 
 def case_start(case: Case | int, *, actor: User, note: str = "", **kw: Any) -> Case:
     def change(c: Case, now: datetime.datetime) -> None:
-        _check_handler(c, actor)
+        check_handler(c, actor)
         if c.assignee_id is None:
             c.assignee = actor
         c.stage = Stage.IN_PROGRESS
@@ -759,7 +759,7 @@ def case_start(case: Case | int, *, actor: User, note: str = "", **kw: Any) -> C
 
 def case_progress(case: Case | int, *, actor: User, note: str, **kw: Any) -> Case:
     def change(c: Case, now: datetime.datetime) -> None:
-        _check_handler(c, actor)
+        check_handler(c, actor)
 
     return _transition(
         case,
@@ -777,7 +777,7 @@ def case_progress(case: Case | int, *, actor: User, note: str, **kw: Any) -> Cas
 
 def case_handle(case: Case | int, *, actor: User, note: str, **kw: Any) -> Case:
     def change(c: Case, now: datetime.datetime) -> None:
-        _check_handler(c, actor)
+        check_handler(c, actor)
         _accumulate_hours(c, now)
         c.stage = Stage.HANDLED
         c.handled_at = now
