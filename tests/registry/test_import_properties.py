@@ -8,11 +8,13 @@ import io
 import itertools
 
 import pytest
+from django.core.exceptions import ValidationError
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from grassroots.core.tables import Table
 from grassroots.core.text import clean_text, compact
+from grassroots.core.validators import validate_name
 from grassroots.registry.imports import import_households, import_residents
 from grassroots.registry.models import Household, Resident
 from tests import factories as f
@@ -160,6 +162,14 @@ def test_it_never_crashes_or_half_writes_households_from_a_file(world, tmp_path,
 FREE_TEXT = HOSTILE.filter(lambda s: 0 < len(clean_text(s)) <= 50)
 
 
+def _not_plain(name: str) -> bool:
+    try:
+        validate_name(clean_text(name))
+    except ValidationError:
+        return True
+    return False
+
+
 @BOUNDED
 @given(
     rows=st.lists(
@@ -187,7 +197,13 @@ def test_it_writes_every_valid_resident_with_a_cleaned_name(world, tmp_path, row
     path = csv_file(tmp_path, RESIDENT_HEADERS, cells, encoding)
     result = assert_all_or_nothing(import_residents, Resident, RESIDENT_HEADERS, cells, source=path)
     if result.problems:
-        assert all(p.column == "与户主关系" for p in result.problems)  # only =1+1 is refused
+        # Only =1+1 as a relation, and names holding markup or text-direction marks, are refused.
+        for problem in result.problems:
+            if problem.column == "姓名":
+                assert problem.reason.startswith("A name may not contain")
+                assert _not_plain(rows[problem.row - 2][0])
+            else:
+                assert problem.column == "与户主关系"
         return
     for (name, _s, household, _r), number in zip(rows, numbers, strict=True):
         stored = Resident.objects.with_id_number(number).get()

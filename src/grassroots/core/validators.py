@@ -116,6 +116,43 @@ def validate_mobile(value: object) -> str:
     return number
 
 
+# Characters no name may hold: markup (< and >), control characters, and the marks that make
+# text display in another order than it is stored (a name could then read as another).
+_NOT_IN_NAMES = re.compile(r"[<>\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# A household code: letters, digits, and - . _ inside; what registers and house plates use.
+_HOUSEHOLD_CODE = re.compile(r"^[0-9A-Za-z](?:[0-9A-Za-z._-]{0,31})$")
+
+
+def validate_name(value: object) -> None:
+    """A name shown on pages, maps and exports (a unit, grid, person, enterprise) is plain text.
+
+    Django field validator; importers call it on each name too.
+    """
+    found = _NOT_IN_NAMES.search(str(value or ""))
+    if found is None:
+        return
+    char = found.group()
+    shown = char if char in "<>" else f"U+{ord(char):04X}"
+    raise ValidationError(
+        _("A name may not contain %(char)s: no markup, control or text-direction characters")
+        % {"char": shown},
+        code="name",
+    )
+
+
+def validate_household_code(value: object) -> None:
+    """Letters and digits, with - . _ inside; at most 32 characters (Django field validator)."""
+    if not _HOUSEHOLD_CODE.match(str(value or "")):
+        raise ValidationError(
+            _(
+                "A household code has at most 32 letters and digits, with - . or _ between"
+                " them: %(value)s is not one"
+            )
+            % {"value": str(value)[:40]},
+            code="household_code",
+        )
+
+
 def mask_id_number(number: str) -> str:
     """3501**********123X: the first four and last four characters stay."""
     if not number:

@@ -48,7 +48,9 @@ from grassroots.core.validators import (
     mask_name,
     mask_phone,
     parse_id_number,
+    validate_household_code,
     validate_mobile,
+    validate_name,
 )
 from grassroots.territory.geometry import GridIndex
 from grassroots.territory.models import Grid, Unit
@@ -301,6 +303,8 @@ def import_households(
             problem("code", _("household code is empty"))
         elif len(code) > 32:
             problem("code", _("household code is longer than 32 characters"))
+        elif (code_error := _invalid(validate_household_code, code)) is not None:
+            problem("code", code_error)
         elif code in seen:
             problem("code", _("duplicate of row %(row)d") % {"row": seen[code]})
         else:
@@ -462,6 +466,15 @@ def import_households(
             _resync_members([u[-1] for u in updates])
         _audit_households(result, creates, updates, existing, after_pk)
     return result
+
+
+def _invalid(validator: Any, value: str) -> str | None:
+    """The reason a Django field validator refuses `value`, or None."""
+    try:
+        validator(value)
+    except ValidationError as exc:
+        return str(exc.messages[0])
+    return None
 
 
 def _audit_name(field: str) -> str:
@@ -742,6 +755,8 @@ def import_residents(
             problem("name", _("name is empty"))
         elif len(row["name"]) > 50:
             problem("name", _("name is longer than 50 characters"))
+        elif (name_error := _invalid(validate_name, row["name"])) is not None:
+            problem("name", name_error)
         try:
             parsed_id = parse_id_number(cells[i_id], today=today)
         except ValidationError as exc:

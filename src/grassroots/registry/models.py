@@ -19,7 +19,9 @@ from grassroots.core.validators import (
     mask_phone,
     parse_id_number,
     validate_credit_code,
+    validate_household_code,
     validate_mobile,
+    validate_name,
 )
 
 TAG_SEPARATOR = "|"
@@ -169,7 +171,9 @@ class PlacedModel(models.Model):
 
 
 class Household(TaggedModel, PlacedModel):
-    code = models.CharField(_("household code"), max_length=32, unique=True)
+    code = models.CharField(
+        _("household code"), max_length=32, unique=True, validators=[validate_household_code]
+    )
     address = models.CharField(_("address"), max_length=200)
     building = models.CharField(_("building"), max_length=20, blank=True)
     unit_no = models.CharField(_("unit (entrance)"), max_length=20, blank=True)
@@ -238,7 +242,7 @@ class Resident(TaggedModel):
         RESIDENT = "resident", _("Living here, not registered (常住)")
         FLOATING = "floating", _("Floating (流动)")
 
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(_("name"), max_length=50, validators=[validate_name])
     # Search keys, derived from the name on save: simplified characters, full pinyin, initials.
     name_key = models.CharField(max_length=50, editable=False, db_index=True)
     name_pinyin = models.CharField(max_length=200, editable=False, db_index=True)
@@ -393,7 +397,7 @@ CURRENT_RESIDENT = models.Q(moved_out_on__isnull=True, deceased_on__isnull=True)
 
 
 class Enterprise(PlacedModel):
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(_("name"), max_length=200, validators=[validate_name])
     credit_code = models.CharField(_("unified social credit code"), max_length=18, unique=True)
     address = models.CharField(_("address"), max_length=200)
     industry = models.CharField(_("industry"), max_length=50, blank=True)

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from grassroots.core.scoping import CodeScopedQuerySet
+from grassroots.core.validators import validate_name
 
 # Code length of each level (GB/T 2260 for province to county, statistical division codes below).
 LEVEL_BY_LENGTH = {2: "province", 4: "city", 6: "county", 9: "town", 12: "village"}
@@ -33,7 +34,7 @@ class Unit(models.Model):
         COMMUNITY = "community", _("Community")
 
     code = models.CharField(_("code"), max_length=12, unique=True)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name"), max_length=100, validators=[validate_name])
     level = models.CharField(_("level"), max_length=10, choices=Level.choices)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     parent = models.ForeignKey(
@@ -72,7 +73,7 @@ class Grid(models.Model):
         DEDICATED = "dedicated", _("Dedicated grid")
 
     code = models.CharField(_("code"), max_length=15, unique=True)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name"), max_length=100, validators=[validate_name])
     kind = models.CharField(
         _("kind"), max_length=16, choices=Kind.choices, default=Kind.COMPREHENSIVE
     )

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from grassroots.core.tables import check_size, read_table
 from grassroots.core.text import clean_text, compact
+from grassroots.core.validators import validate_name
 
 from .geometry import find_overlaps, parse_polygon
 from .models import GRID_CODE_LENGTH, LEVEL_BY_LENGTH, PARENT_LENGTH, Grid, Unit
@@ -108,6 +109,10 @@ def import_units(path: str | Path, *, dry_run: bool = False) -> TerritoryResult:
             continue
         if len(name) > NAME_MAX_LENGTH:
             problem("name", _("name is longer than %(n)d characters") % {"n": NAME_MAX_LENGTH})
+        try:
+            validate_name(name)
+        except ValidationError as exc:
+            problem("name", exc.messages[0])
             continue
         level = LEVEL_BY_LENGTH[len(code)]
         kind = _kind_from_name(level, name)
@@ -251,6 +256,10 @@ def import_grids(path: str | Path, *, dry_run: bool = False) -> TerritoryResult:
             continue
         if len(name) > NAME_MAX_LENGTH:
             problem(_("name is longer than %(n)d characters") % {"n": NAME_MAX_LENGTH})
+        try:
+            validate_name(name)
+        except ValidationError as exc:
+            problem(exc.messages[0])
             continue
         unit = units.get(code[:12])
         if unit is None:

@@ -1,5 +1,6 @@
 /* Console map (web/console/map.html): draws the grids of [data-url] (GeoJSON from map_data),
    each filled with the colour its properties carry, with a popup of its figures and links.
+   Popups and tooltips are DOM elements built with textContent: names are never markup.
    A tile layer only when the page names one (settings.MAP_TILE_URL). */
 (function () {
   "use strict";
@@ -28,6 +29,13 @@
       box.appendChild(document.createTextNode(" "));
     });
     return box;
+  }
+
+  // Leaflet takes a string as HTML: tooltips get an element built as text, never data as markup.
+  function textTooltip(text) {
+    var span = document.createElement("span");
+    span.textContent = text;
+    return span;
   }
 
   function message(element, text) {
@@ -65,7 +73,7 @@
           },
           onEachFeature: function (feature, shape) {
             shape.bindPopup(popup(feature.properties.popup));
-            shape.bindTooltip(feature.properties.name + ": " + feature.properties.value);
+            shape.bindTooltip(textTooltip(feature.properties.name + ": " + feature.properties.value));
           }
         }).addTo(map);
         map.fitBounds(layer.getBounds(), { padding: [12, 12] });
