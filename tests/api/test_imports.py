@@ -13,6 +13,7 @@ from grassroots.core.uploads import LimitedUploadHandler, UploadTooLarge
 from grassroots.registry import api_imports
 from grassroots.registry.models import Household, Resident
 from tests import factories as f
+from tests.core.xlsx_files import far_corner
 
 from .conftest import API, body
 
@@ -52,6 +53,7 @@ def test_it_checks_a_file_and_writes_nothing_by_default(world, upload):
         "updated": 0,
         "unchanged": 0,
         "warnings": [],
+        "problem_count": 0,
         "problems": [],
     }
     assert not Resident.objects.with_id_number(number).exists()
@@ -205,6 +207,72 @@ def test_it_needs_a_file(world, upload):
     response = upload("official", "residents", b"x", field="other")
     assert response.status_code == 422
     assert body(response)["errors"][0]["field"] == "file"
+
+
+# Large and crafted files: the row limit, the first problems, the far corner cell
+
+HOTLINE_HEADER = "工单编号,受理时间,诉求类别,诉求内容,地址,经度,纬度,所属单位\n"
+
+
+def test_it_lists_the_first_problems_and_counts_them_all(world, upload, settings):
+    settings.IMPORT_MAX_PROBLEMS_SHOWN = 2
+    content = (
+        HOUSEHOLD_HEADER + "HA11-9,,350426100001001\n" + ",甲,350426100001001\n" * 3
+    ).encode()
+    data = body(upload("official", "households", content, dry_run="false", name="h.csv"))
+    assert (data["written"], data["rows"], data["problem_count"]) == (False, 4, 4)
+    assert data["problems"] == [
+        {"row": 2, "column": "地址", "reason": "address is empty"},
+        {"row": 3, "column": "户编号", "reason": "household code is empty"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("persona", "kind", "content"),
+    [
+        (
+            "official",
+            "residents",
+            RESIDENT_HEADER + f"新人,{f.id_number()},,HA11-1,子女,户籍,\n" * 3,
+        ),
+        (
+            "dispatcher",
+            "hotline",
+            HOTLINE_HEADER + "GD1,2026-03-02,环境卫生,垃圾,水东路,,,350426100001\n" * 3,
+        ),
+    ],
+)
+def test_it_refuses_a_file_past_the_row_limit_with_422(
+    world, upload, settings, persona, kind, content
+):
+    settings.IMPORT_MAX_ROWS = 2
+    response = upload(persona, kind, content.encode(), dry_run="false")
+    assert response.status_code == 422
+    assert body(response)["errors"] == [
+        {
+            "field": "file",
+            "reason": "r.csv: row 4 is past the limit of 2 rows per file (IMPORT_MAX_ROWS); "
+            "split the file",
+        }
+    ]
+    settings.IMPORT_MAX_ROWS = 3
+    assert upload(persona, kind, content.encode()).status_code == 200
+
+
+def test_it_refuses_the_far_corner_xlsx_with_422_and_goes_on(world, upload, tmp_path):
+    # 2 KB that made the previous reader abort the server process (SIGABRT).
+    content = far_corner(tmp_path / "far.xlsx").read_bytes()
+    response = upload("official", "residents", content, name="far.xlsx")
+    assert response.status_code == 422
+    assert body(response)["errors"] == [
+        {
+            "field": "file",
+            "reason": "far.xlsx: row 1048576 has a value in column XFD, past the limit of 256 "
+            "columns (IMPORT_MAX_COLUMNS)",
+        }
+    ]
+    content = (HOUSEHOLD_HEADER + "HA11-9,好地址,350426100001001\n").encode()
+    assert body(upload("official", "households", content, name="h.csv"))["created"] == 1
 
 
 # The upload limit

@@ -403,6 +403,7 @@ def test_the_api_checks_then_takes_in(world, tmp_path, upload):
         "updated": 0,
         "unchanged": 0,
         "warnings": [],
+        "problem_count": 0,
         "problems": [],
     }
     assert not Case.objects.exists()

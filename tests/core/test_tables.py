@@ -117,13 +117,14 @@ def test_it_takes_the_delimiter_from_the_header_line(tmp_path, delimiter):
     assert read_rows == [(2, rows[1])]
 
 
-def test_it_does_not_guess_the_delimiter_from_data_cells(tmp_path, monkeypatch):
+def test_it_does_not_guess_the_delimiter_from_data_cells(tmp_path, monkeypatch, settings):
     # csv.Sniffer guessed from cells (tags hold semicolons) and its patterns take most of a
     # minute on 64 KiB of quotes and commas: a crafted file must not get that far.
     def refuse(*args, **kwargs):
         raise AssertionError("csv.Sniffer must not be used")
 
     monkeypatch.setattr(csv, "Sniffer", refuse)
+    settings.IMPORT_MAX_COLUMNS = 65536  # the row has 32,769 cells
     hostile = ',"' * 32768
     table, read_rows = read(tmp_path, ("a,b\n" + hostile + "\n").encode())
     assert table.headers == ["a", "b"] and len(read_rows) == 1
@@ -147,6 +148,67 @@ def test_it_names_the_row_of_a_cell_it_cannot_read(tmp_path, monkeypatch):
         r"t\d+\.csv: row 3 cannot be read as CSV: field larger than field limit \(10\)",
         str(info.value),
     )
+
+
+# Rows and columns
+
+
+def test_it_refuses_csv_rows_past_the_row_limit_naming_the_row_and_the_setting(tmp_path):
+    data = csv_bytes([["a", "b"], ["1", "2"], ["", ""], ["3", "4"]])
+    path = tmp_path / "r.csv"
+    path.write_bytes(data)
+    assert [n for n, _cells in read_table(path, max_rows=3).rows] == [2, 4]
+    with pytest.raises(TableError) as info:
+        list(read_table(path, max_rows=2).rows)
+    assert str(info.value) == (
+        "r.csv: row 4 is past the limit of 2 rows per file (IMPORT_MAX_ROWS); split the file"
+    )
+    # Without max_rows (the command line) any number of rows is read.
+    assert len(list(read_table(path).rows)) == 2
+
+
+def test_empty_rows_past_the_row_limit_do_not_count(tmp_path):
+    _table, rows = read(tmp_path, b"a,b\n1,2\n" + b",\n" * 100)
+    assert rows == [(2, ["1", "2"])]
+    path = tmp_path / "e.csv"
+    path.write_bytes(b"a,b\n1,2\n" + b",\n" * 100)
+    assert list(read_table(path, max_rows=1).rows) == [(2, ["1", "2"])]
+
+
+def test_it_refuses_a_value_past_the_column_limit(tmp_path, settings):
+    settings.IMPORT_MAX_COLUMNS = 3
+    with pytest.raises(TableError) as info:
+        read(tmp_path, csv_bytes([["a", "b"], ["1", "2", "", "", "x"]]))
+    assert re.fullmatch(
+        r"t\d+\.csv: row 2 has a value in column E, past the limit of 3 columns "
+        r"\(IMPORT_MAX_COLUMNS\)",
+        str(info.value),
+    )
+    with pytest.raises(TableError) as info:
+        read(tmp_path, csv_bytes([["a", "b", "c", "d"], ["1"]]))
+    assert "row 1 has a value in column D, past the limit of 3 columns" in str(info.value)
+    # Empty cells past the limit (a spreadsheet's formatted columns) are dropped.
+    table, rows = read(tmp_path, csv_bytes([["a", "b", "", "", ""], ["1", "2", "", " ", ""]]))
+    assert table.headers == ["a", "b"] and rows == [(2, ["1", "2", ""])]
+
+
+def test_a_line_of_commas_is_refused_before_it_becomes_a_million_cells(tmp_path):
+    # 2 MiB of commas would be two million cells (some 16 MB) in one row, 256 MiB two hundred
+    # million: the csv module builds a whole record before anything can count its cells.
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"a,b\n1,2\n" + b"," * (3 * 1024 * 1024) + b"\n")
+    with pytest.raises(TableError) as info:
+        list(read_table(path).rows)
+    assert str(info.value) == "c.csv: row 3 is longer than 2097152 characters"
+
+
+def test_a_record_of_many_short_lines_is_refused_too(tmp_path):
+    # Quoted newlines make one record of many lines: the length counts them all.
+    path = tmp_path / "q.csv"
+    path.write_bytes(b"a,b\n" + b'"\n",' * (1024 * 1024) + b"x\n")
+    with pytest.raises(TableError) as info:
+        list(read_table(path).rows)
+    assert str(info.value) == "q.csv: row 2 is longer than 2097152 characters"
 
 
 # The size limit

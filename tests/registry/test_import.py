@@ -300,6 +300,34 @@ def test_it_imports_xlsx_and_writes_an_error_file(world, tmp_path):
     assert Resident.objects.with_id_number(good).get().phone == "13800138000"
 
 
+def test_it_prints_the_first_problems_and_writes_them_all_with_errors(world, tmp_path, settings):
+    settings.IMPORT_MAX_PROBLEMS_SHOWN = 2
+    path = write(tmp_path / "h.csv", "户编号,地址,网格编码\n" + ",甲,350426100001001\n" * 4)
+    code, out, err = run("households", path)
+    assert code == 1 and out.splitlines() == [
+        "row 2: 户编号: household code is empty",
+        "row 3: 户编号: household code is empty",
+        "... and 2 more problem(s): --errors OUT writes every one to a file",
+    ]
+    assert err.endswith("4 problem(s) in 4 row(s) of 4; nothing was written")
+    errors = tmp_path / "e.csv"
+    code, out, _err = run("households", path, "--errors", errors)
+    assert out.splitlines()[2] == f"... and 2 more problem(s): {errors} lists every one"
+    rows = list(csv.reader(io.StringIO(errors.read_text(encoding="utf-8-sig"))))
+    assert [r[0] for r in rows] == ["row", "2", "3", "4", "5"]
+
+
+def test_the_command_line_has_no_row_limit(world, tmp_path, settings):
+    # IMPORT_MAX_ROWS is for uploads: a county's million residents come by the command line.
+    settings.IMPORT_MAX_ROWS = 1
+    path = write(
+        tmp_path / "h.csv",
+        "户编号,地址,网格编码\n" + "".join(f"N{i},某地,350426100001001\n" for i in range(3)),
+    )
+    code, out, _err = run("households", path)
+    assert code == 0 and "created 3" in out
+
+
 def test_it_writes_nothing_when_a_late_row_is_bad(world, tmp_path):
     lines = [f"人{i},{f.id_number(seq=i)},,HA11-1,子女,,\n" for i in range(200)]
     lines.append("坏,123,,HA11-1,子女,,\n")

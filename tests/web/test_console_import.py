@@ -17,6 +17,7 @@ from grassroots.audit.models import Event
 from grassroots.registry.models import Household
 from grassroots.web.console.imports_jobs import PROGRESS_FILE, progress_of, write_progress
 from grassroots.web.models import ImportJob, ImportProblem
+from tests.core.xlsx_files import far_corner
 
 HOUSEHOLD_HEADER = "户编号,地址,网格编码,经度,纬度,标签\n"
 IMMEDIATE = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
@@ -306,6 +307,59 @@ def test_problems_are_paginated_and_sortable_by_row_and_column(world, official):
     by_column = official.get(job_url(job) + "?sort=-column").content.decode()
     # 网格编码 sorts after 地址: descending, the grid problem of row 32 comes first.
     assert by_column.index("999999999999999") < by_column.index("address is empty")
+
+
+def test_it_keeps_the_first_problems_and_says_how_many_there_are(world, official, settings):
+    settings.IMPORT_MAX_PROBLEMS_SHOWN = 3
+    lines = "Y1,地址,999999999999999,,,\n" + "".join(
+        f"X{i},,350426100001001,,,\n" for i in range(5)
+    )
+    upload(official, HOUSEHOLD_HEADER + lines)
+    job = ImportJob.objects.get()
+    assert (job.status, job.problem_count) == ("checked", 6)
+    assert [(p.row, p.value) for p in job.problems.order_by("row")] == [
+        (2, "999999999999999"),
+        (3, ""),
+        (4, ""),
+    ]
+    html = official.get(job_url(job)).content.decode()
+    assert "6 problems were found." in html
+    assert (
+        "The first 3 of the 6 problems, by row, are listed here. Correct them and upload the "
+        "file again to see the rest." in html
+    )
+    settings.IMPORT_MAX_PROBLEMS_SHOWN = 1000
+    upload(official, HOUSEHOLD_HEADER + lines)
+    html = official.get(job_url(ImportJob.objects.latest("pk"))).content.decode()
+    assert "6 problems were found." in html and "The first" not in html
+
+
+def test_a_file_past_the_row_limit_fails_with_the_reason(world, official, settings):
+    settings.IMPORT_MAX_ROWS = 2
+    upload(
+        official, HOUSEHOLD_HEADER + "".join(f"N{i},某地,350426100001001,,,\n" for i in range(3))
+    )
+    job = ImportJob.objects.get()
+    assert job.status == "failed" and not job.folder.exists()
+    assert job.error == (
+        "h.csv: row 4 is past the limit of 2 rows per file (IMPORT_MAX_ROWS); split the file"
+    )
+    assert job.error in official.get(job_url(job)).content.decode()
+    assert not Household.objects.filter(code="N0").exists()
+
+
+def test_the_far_corner_xlsx_fails_its_job_and_the_worker_goes_on(world, official, tmp_path):
+    # 2 KB that made the previous reader abort the worker (SIGABRT), the job stuck "checking".
+    data = far_corner(tmp_path / "far.xlsx").read_bytes()
+    official.post(START, {"kind": "residents", "file": SimpleUploadedFile("far.xlsx", data)})
+    job = ImportJob.objects.get()
+    assert (job.status, job.error) == (
+        "failed",
+        "far.xlsx: row 1048576 has a value in column XFD, past the limit of 256 columns "
+        "(IMPORT_MAX_COLUMNS)",
+    )
+    upload(official, HOUSEHOLD_HEADER + "N1,某地,350426100001001,,,\n")
+    assert ImportJob.objects.latest("pk").status == "checked"
 
 
 def test_deleting_a_job_removes_its_file(world, official):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, File, Query, Router, Schema, UploadedFile
 
@@ -40,12 +41,18 @@ def import_hotline_orders(
     of work orders, all or nothing: 工单编号 order_no, 受理时间 received_at, 诉求类别 category,
     诉求内容 description, 地址 address, 经度/纬度 lon/lat, 所属单位 unit (required without
     coordinates), 来电人 reporter_name, 联系电话 reporter_phone, 紧急 urgent. An order number
-    already taken in is refused. The answer lists every problem by row and column."""
+    already taken in is refused. The answer gives the number of problems and lists the first
+    ones (IMPORT_MAX_PROBLEMS_SHOWN) by row and column; a file of more than IMPORT_MAX_ROWS rows
+    is refused with 422."""
     user = require_perm(request, "cases.import_hotline")
     with saved_upload(file) as path:
         try:
             result = import_hotline(
-                path, actor=user, scope=Scope.for_user(user), dry_run=params.dry_run
+                path,
+                actor=user,
+                scope=Scope.for_user(user),
+                dry_run=params.dry_run,
+                max_rows=settings.IMPORT_MAX_ROWS,
             )
         except TableError as exc:
             invalid("file", str(exc))

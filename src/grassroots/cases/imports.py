@@ -144,15 +144,17 @@ def import_hotline(
     scope: Scope | None = None,
     dry_run: bool = False,
     now: datetime.datetime | None = None,
+    max_rows: int | None = None,
 ) -> ImportResult:
     """Check (and unless `dry_run`, take in) a file of hotline work orders, all or nothing.
 
     `scope` limits where the orders may go (an API caller's area): a unit or grid outside it
-    is refused like one that does not exist. `actor` is recorded as who took the cases in.
+    is refused like one that does not exist. `actor` is recorded as who took the cases in. A
+    file of more than `max_rows` rows is refused (TableError).
     """
     scope = scope or Scope.everything()
     now = now or timezone.now()
-    table = open_table(source)
+    table = open_table(source, max_rows=max_rows)
     result = ImportResult(
         "hotline",
         dry_run=dry_run,

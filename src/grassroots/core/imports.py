@@ -8,10 +8,12 @@ reported as `row N: <column as written>: <reason>`; a valid file is written in o
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from .tables import Table, read_table, write_table
@@ -47,6 +49,12 @@ class ImportResult:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def first_problems(self, limit: int | None = None) -> list[Problem]:
+        """The first `limit` problems by row (IMPORT_MAX_PROBLEMS_SHOWN by default): what an
+        answer lists, with len(problems) as the total."""
+        limit = settings.IMPORT_MAX_PROBLEMS_SHOWN if limit is None else limit
+        return heapq.nsmallest(limit, self.problems, key=lambda p: p.row)
 
     def write_errors(self, path: str | Path) -> None:
         reasons: dict[int, list[str]] = {}
@@ -126,9 +134,12 @@ def parse_float(raw: str, low: float, high: float, what: str) -> tuple[float | N
     return value, None
 
 
-def open_table(path_or_table: str | Path | Table) -> Table:
-    """A table already read (tests, the demo loader) or the file at that path."""
-    return path_or_table if isinstance(path_or_table, Table) else read_table(path_or_table)
+def open_table(path_or_table: str | Path | Table, *, max_rows: int | None = None) -> Table:
+    """A table already read (tests, the demo loader) or the file at that path, at most
+    `max_rows` rows of it (see read_table)."""
+    if isinstance(path_or_table, Table):
+        return path_or_table
+    return read_table(path_or_table, max_rows=max_rows)
 
 
 def source_path(path_or_table: str | Path | Table) -> str | None:
@@ -137,8 +148,9 @@ def source_path(path_or_table: str | Path | Table) -> str | None:
 
 
 def report_to_command(command: Any, result: ImportResult, file: str, errors: str | None) -> None:
-    """What an import command prints before its summary: the encoding read, warnings, every
-    problem (and the error file); a result with problems ends the command with exit status 1."""
+    """What an import command prints before its summary: the encoding read, warnings, the first
+    IMPORT_MAX_PROBLEMS_SHOWN problems (the error file, when asked for, holds every one); a
+    result with problems ends the command with exit status 1."""
     from django.core.management.base import CommandError
 
     if result.encoding:
@@ -147,10 +159,22 @@ def report_to_command(command: Any, result: ImportResult, file: str, errors: str
         )
     for warning in result.warnings:
         command.stderr.write(_("warning: %(w)s") % {"w": warning})
-    for problem in result.problems:
+    shown = result.first_problems()
+    for problem in shown:
         command.stdout.write(str(problem))
     if errors:
         result.write_errors(errors)
+    more = len(result.problems) - len(shown)
+    if more and errors:
+        command.stdout.write(
+            _("... and %(n)d more problem(s): %(file)s lists every one")
+            % {"n": more, "file": errors}
+        )
+    elif more:
+        command.stdout.write(
+            _("... and %(n)d more problem(s): --errors OUT writes every one to a file")
+            % {"n": more}
+        )
     if result.problems:
         rows = len({p.row for p in result.problems})
         raise CommandError(

@@ -1,31 +1,51 @@
 """Reading and writing the spreadsheets people actually keep (.csv in UTF-8 or GB18030, .xlsx).
 
-Rows are numbered the way the user sees them in the spreadsheet: the header is row 1. A file
-larger than settings.IMPORT_MAX_BYTES is refused before any of it is read.
+Rows are numbered the way the user sees them in the spreadsheet: the header is row 1 (in an
+.xlsx file, the first row holding a value). A file larger than settings.IMPORT_MAX_BYTES is
+refused before any of it is read. Rows are read as they are iterated, never all at once: a CSV
+file by the csv module (a record at most MAX_ROW_CHARS long), an .xlsx file by a child process
+with limits of its own on memory and CPU time (core/xlsx.py), so that a crafted file can end
+that process only. Past IMPORT_MAX_COLUMNS, or past `max_rows` rows, the reading stops with a
+TableError naming the row and the setting.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import datetime
 import io
-from collections.abc import Iterator, Sequence
+import json
+import logging
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from . import xlsx
 from .text import clean_text
 
+logger = logging.getLogger("grassroots.core.tables")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CSV_DELIMITERS = (",", "\t", ";")
-# A cell may be as long as the file (which IMPORT_MAX_BYTES bounds); the csv module's own limit
-# of 128 KiB would otherwise stop a long cell with an error instead of a reason.
+# A cell may be as long as its row (MAX_ROW_CHARS); the csv module's own limit of 128 KiB would
+# otherwise stop a long cell with an error instead of a reason.
 csv.field_size_limit(2**31 - 1)
+# The longest row read (of an .xlsx file too): the csv module holds a whole record before giving
+# it back, and a record of tiny cells costs some 20 times its length in memory.
+MAX_ROW_CHARS = xlsx.MAX_ROW_CHARS
 # Characters an .xlsx file cannot hold (openpyxl refuses them): C0 controls but tab and newlines.
 _XLSX_ILLEGAL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+
+
+# (row number, cells) as a reader gives them, to be closed when the caller stops early.
+Rows = Generator[tuple[int, list[str]], None, None]
 
 
 class TableError(Exception):
@@ -95,53 +115,197 @@ def _delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _csv_rows(path: Path, encoding: str) -> Iterator[list[str]]:
+def column_letters(number: int) -> str:
+    """1 -> "A", 16384 -> "XFD": columns as a spreadsheet names them."""
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _too_many_columns(path: Path, row: int, column: int) -> TableError:
+    return TableError(
+        _(
+            "%(file)s: row %(row)d has a value in column %(column)s, past the limit of "
+            "%(limit)d columns (IMPORT_MAX_COLUMNS)"
+        )
+        % {
+            "file": path.name,
+            "row": row,
+            "column": column_letters(column),
+            "limit": settings.IMPORT_MAX_COLUMNS,
+        }
+    )
+
+
+class _RowTooLong(Exception):
+    pass
+
+
+def _csv_rows(path: Path, encoding: str) -> Rows:
     with path.open(encoding=encoding, newline="") as fh:
         delimiter = _delimiter(fh.readline(65536))
         fh.seek(0)
-        reader = csv.reader(fh, delimiter=delimiter)
+        # Characters read for the record being parsed: the csv module builds a whole record
+        # before giving it back, so a line of a million commas would become a million cells.
+        used = 0
+
+        def lines() -> Iterator[str]:
+            nonlocal used
+            while line := fh.readline(MAX_ROW_CHARS + 1):
+                used += len(line)
+                if used > MAX_ROW_CHARS:
+                    raise _RowTooLong
+                yield line
+
+        reader = csv.reader(lines(), delimiter=delimiter)
+        number = 0
         try:
-            yield from reader
+            for cells in reader:
+                number += 1
+                used = 0
+                yield number, cells
         except csv.Error as exc:
             raise TableError(
                 _("%(file)s: row %(row)d cannot be read as CSV: %(e)s")
                 % {"file": path.name, "row": reader.line_num, "e": exc}
             ) from None
+        except _RowTooLong:
+            raise _row_too_long(path, number + 1) from None
 
 
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float):
-        # Excel keeps numbers as doubles: 18-digit ID numbers typed as numbers lose digits,
-        # so only integers below 1e15 are safe to write back as digits.
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, datetime.datetime):
-        return value.date().isoformat() if value.time() == datetime.time() else value.isoformat()
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return str(value)
+def _row_too_long(path: Path, row: int) -> TableError:
+    return TableError(
+        _("%(file)s: row %(row)d is longer than %(limit)d characters")
+        % {"file": path.name, "row": row, "limit": MAX_ROW_CHARS}
+    )
 
 
-def _xlsx_rows(path: Path) -> Iterator[list[str]]:
-    from python_calamine import CalamineWorkbook
+def _reader_command(path: Path) -> list[str]:
+    """The child process that reads an .xlsx file (see core/xlsx.py): run by its file's path in
+    isolated mode, so that neither the current folder nor PYTHON* variables change what runs."""
+    return [
+        sys.executable,
+        "-I",
+        str(Path(xlsx.__file__)),
+        str(path),
+        str(settings.IMPORT_MAX_COLUMNS),
+        str(settings.IMPORT_READER_MEMORY),
+        str(settings.IMPORT_READER_SECONDS),
+    ]
 
-    try:
-        workbook = CalamineWorkbook.from_path(str(path))
-        sheet = workbook.get_sheet_by_index(0)
-    except Exception as exc:  # calamine raises its own error types for broken files
-        raise TableError(
-            _("%(file)s is not a readable .xlsx file: %(e)s") % {"file": path.name, "e": exc}
-        ) from None
-    for row in sheet.iter_rows():
-        yield [_cell_text(v) for v in row]
+
+def _xlsx_refusal(path: Path, answer: dict[str, Any]) -> TableError:
+    code = str(answer.get("error"))
+    if code == "columns":
+        return _too_many_columns(path, answer["row"], answer["column"])
+    if code == "row_length":
+        return _row_too_long(path, answer["row"])
+    if code == "memory":
+        return _out_of_memory(path)
+    if code == "parts":
+        message = _(
+            "%(file)s holds %(n)d parts, more than the %(limit)d an .xlsx file of a table "
+            "could need"
+        ) % {"file": path.name, "n": answer["count"], "limit": answer["limit"]}
+    elif code == "unzipped":
+        message = _(
+            "%(file)s unpacks to %(size)s, more than %(ratio)d times its size: it is refused "
+            "as a possible zip bomb"
+        ) % {"file": path.name, "size": format_size(answer["size"]), "ratio": answer["ratio"]}
+    else:
+        reasons = {
+            "doctype": _("a part of it declares a document type"),
+            "no_workbook": _("it holds no workbook"),
+            "no_sheet": _("it holds no worksheet"),
+            "row_number": _("%(row)s is no row number of a spreadsheet")
+            % {"row": answer.get("row")},
+        }
+        message = _("%(file)s is not a readable .xlsx file: %(e)s") % {
+            "file": path.name,
+            "e": reasons.get(code) or answer.get("detail") or code,
+        }
+    return TableError(message)
 
 
-def read_table(path: str | Path) -> Table:
+def _out_of_memory(path: Path) -> TableError:
+    return TableError(
+        _("%(file)s needs more than %(limit)s of memory to read (IMPORT_READER_MEMORY)")
+        % {"file": path.name, "limit": format_size(settings.IMPORT_READER_MEMORY)}
+    )
+
+
+def _reader_failure(path: Path, status: int) -> TableError:
+    """Why the child ended without an answer: its CPU limit, its memory, or a crash."""
+    if status == -signal.SIGXCPU:
+        return TableError(
+            _("%(file)s takes more than %(limit)d seconds to read (IMPORT_READER_SECONDS)")
+            % {"file": path.name, "limit": settings.IMPORT_READER_SECONDS}
+        )
+    if status == xlsx.EXIT_MEMORY:
+        return _out_of_memory(path)
+    how = f"exit status {status}"
+    if status < 0:
+        try:
+            how = signal.Signals(-status).name
+        except ValueError:
+            how = f"signal {-status}"
+    return TableError(
+        _("%(file)s could not be read: the reader stopped unexpectedly (%(how)s)")
+        % {"file": path.name, "how": how}
+    )
+
+
+def _xlsx_rows(path: Path) -> Rows:
+    """The rows of the first sheet, read by a child process (core/xlsx.py) a row at a time."""
+    with tempfile.TemporaryFile() as errors:  # the child's own complaints, for the log
+        try:
+            child = subprocess.Popen(
+                _reader_command(path),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+            )
+        except OSError as exc:
+            raise TableError(
+                _("%(file)s could not be read: the reader did not start (%(e)s)")
+                % {"file": path.name, "e": exc}
+            ) from None
+        assert child.stdout is not None
+        try:
+            for line in child.stdout:
+                try:
+                    answer = json.loads(line)
+                except ValueError:
+                    break  # cut off mid-line: the child was killed
+                if isinstance(answer, list):
+                    yield answer[0], answer[1]
+                elif "error" in answer:
+                    raise _xlsx_refusal(path, answer)
+                else:
+                    return
+            # The output ended without an answer: the child was killed, or crashed.
+            status = child.wait()
+            errors.seek(0)
+            complaint = errors.read()[-2000:].decode(errors="replace")
+            logger.warning("the .xlsx reader of %s ended with %s: %s", path, status, complaint)
+            raise _reader_failure(path, status)
+        finally:
+            # Also when the caller stops early (a refused row, a table not read to its end).
+            if child.poll() is None:
+                child.kill()
+            child.stdout.close()
+            child.wait()
+
+
+def read_table(path: str | Path, *, max_rows: int | None = None) -> Table:
+    """The table in a .csv or .xlsx file, its rows read as they are iterated.
+
+    `max_rows` caps the data rows (the doors that take uploads pass IMPORT_MAX_ROWS): a row
+    with a value past it stops the reading with a TableError naming the row and the setting.
+    A value past IMPORT_MAX_COLUMNS does the same, whatever the caller.
+    """
     path = Path(path)
     if not path.exists():
         raise TableError(_("%(file)s does not exist") % {"file": path})
@@ -150,31 +314,59 @@ def read_table(path: str | Path) -> Table:
     encoding = None
     if suffix in (".csv", ".txt", ".tsv"):
         encoding = _detect_encoding(path)
-        raw: Iterator[list[str]] = _csv_rows(path, encoding)
+        raw: Rows = _csv_rows(path, encoding)
     elif suffix in (".xlsx", ".xlsm"):
         raw = _xlsx_rows(path)
     else:
         raise TableError(
             _("%(file)s: only .csv and .xlsx files can be imported") % {"file": path.name}
         )
+    max_columns = settings.IMPORT_MAX_COLUMNS
+
+    def capped(number: int, cells: list[str]) -> list[str]:
+        """The cells up to IMPORT_MAX_COLUMNS; a value past it refuses the file."""
+        if len(cells) > max_columns:
+            for index in range(max_columns, len(cells)):
+                if cells[index].strip():
+                    raise _too_many_columns(path, number, index + 1)
+            del cells[max_columns:]
+        return cells
+
     try:
-        header_row = next(raw)
-    except StopIteration:
-        raise TableError(_("%(file)s is empty") % {"file": path.name}) from None
-    headers = [clean_text(h).lstrip("\ufeff") for h in header_row]
-    while headers and not headers[-1]:
-        headers.pop()
-    if not any(headers):
-        raise TableError(_("%(file)s has no header row") % {"file": path.name})
+        try:
+            number, header_row = next(raw)
+        except StopIteration:
+            raise TableError(_("%(file)s is empty") % {"file": path.name}) from None
+        headers = [clean_text(h).lstrip("\ufeff") for h in capped(number, header_row)]
+        while headers and not headers[-1]:
+            headers.pop()
+        if not any(headers):
+            raise TableError(_("%(file)s has no header row") % {"file": path.name})
+    except BaseException:
+        raw.close()  # now, not when the exception's traceback lets go of it
+        raise
     width = len(headers)
+    last_row = None if max_rows is None else number + max_rows
 
     def rows() -> Iterator[tuple[int, list[str]]]:
-        for number, cells in enumerate(raw, start=2):
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) < width:
-                cells = cells + [""] * (width - len(cells))
-            yield number, cells
+        try:
+            for number, cells in raw:
+                if not any(c.strip() for c in cells):
+                    continue
+                if last_row is not None and number > last_row:
+                    raise TableError(
+                        _(
+                            "%(file)s: row %(row)d is past the limit of %(limit)d rows per "
+                            "file (IMPORT_MAX_ROWS); split the file"
+                        )
+                        % {"file": path.name, "row": number, "limit": max_rows}
+                    )
+                cells = capped(number, cells)
+                if len(cells) < width:
+                    cells = cells + [""] * (width - len(cells))
+                yield number, cells
+        finally:
+            raw.close()
 
     return Table(headers=headers, rows=rows(), encoding=encoding, source=path.name)
 
@@ -193,16 +385,16 @@ def write_table(path: str | Path, headers: Sequence[str], rows: Sequence[Sequenc
     An .xlsx file cannot hold control characters: they are dropped there (a .csv keeps them).
     """
     path = Path(path)
-    xlsx = path.suffix.lower() == ".xlsx"
+    is_xlsx = path.suffix.lower() == ".xlsx"
 
     def safe(value: object) -> str:
         text = "" if value is None else str(value)
         # Dropped before neutralizing: "\x01=1+1" must not become a formula.
-        return neutralize(text.translate(_XLSX_ILLEGAL) if xlsx else text)
+        return neutralize(text.translate(_XLSX_ILLEGAL) if is_xlsx else text)
 
     safe_rows = [[safe(c) for c in row] for row in rows]
     safe_headers = [safe(h) for h in headers]
-    if xlsx:
+    if is_xlsx:
         from openpyxl import Workbook
 
         workbook = Workbook(write_only=True)

@@ -2,7 +2,9 @@
 
 The same importers as `grassroots import households|residents`, with the caller's scope (like
 `--as-user`): rows naming grids or households outside it are refused. The upload is stopped
-once it passes IMPORT_MAX_BYTES (core/uploads.py), before it is read whole.
+once it passes IMPORT_MAX_BYTES (core/uploads.py), before it is read whole; a file of more than
+IMPORT_MAX_ROWS rows is refused as it is read. The answer lists the first
+IMPORT_MAX_PROBLEMS_SHOWN problems and their total.
 """
 
 from __future__ import annotations
@@ -70,8 +72,15 @@ class ImportOut(Schema):
     updated: int
     unchanged: int
     warnings: list[str] = Field(description="E.g. columns that are not known and were ignored.")
+    problem_count: int = Field(
+        description="How many problems were found; when there is any, nothing was written."
+    )
     problems: list[ImportProblem] = Field(
-        description="Every problem found; when there is any, nothing was written."
+        description=(
+            "The first problems by row, at most IMPORT_MAX_PROBLEMS_SHOWN (default 1,000) of "
+            "them; `problem_count` says how many there are in all. `grassroots import --errors` "
+            "writes every one to a file."
+        )
     )
 
 
@@ -114,8 +123,9 @@ def import_out(result: ImportResult, name: str) -> dict[str, Any]:
         "updated": result.updated,
         "unchanged": result.unchanged,
         "warnings": result.warnings,
+        "problem_count": len(result.problems),
         "problems": [
-            {"row": p.row, "column": p.column, "reason": p.reason} for p in result.problems
+            {"row": p.row, "column": p.column, "reason": p.reason} for p in result.first_problems()
         ],
     }
 
@@ -135,13 +145,19 @@ def import_registry(
 ) -> dict[str, Any]:
     """Check (and unless `dry_run`, write) a .csv (UTF-8 or GB18030) or .xlsx file of households
     or residents, all or nothing, within your scope. The columns are those of
-    `grassroots import` (see the README). The answer lists every problem by row and column; a
-    file larger than the import limit is refused with 413 before it is read whole."""
+    `grassroots import` (see the README). The answer gives the number of problems and lists the
+    first ones (IMPORT_MAX_PROBLEMS_SHOWN) by row and column; a file larger than the import limit
+    is refused with 413 before it is read whole, one of more than IMPORT_MAX_ROWS rows (default
+    100,000) with 422."""
     user = require_perm(request, "registry.import_registry")
     with saved_upload(file) as path:
         try:
             result = IMPORTERS[kind](
-                path, scope=Scope.for_user(user), dry_run=params.dry_run, unit_code=params.unit
+                path,
+                scope=Scope.for_user(user),
+                dry_run=params.dry_run,
+                unit_code=params.unit,
+                max_rows=settings.IMPORT_MAX_ROWS,
             )
         except TableError as exc:
             invalid("file", str(exc))

@@ -255,10 +255,12 @@ def import_households(
     dry_run: bool = False,
     unit_code: str | None = None,
     progress: Progress | None = None,
+    max_rows: int | None = None,
 ) -> ImportResult:
-    """Check and upsert households by code. See the module docstring for the rules."""
+    """Check and upsert households by code. See the module docstring for the rules; a file of more
+    than `max_rows` rows is refused (TableError)."""
     scope = scope or Scope.everything()
-    table = open_table(source)
+    table = open_table(source, max_rows=max_rows)
     result = ImportResult(
         "households",
         dry_run=dry_run,
@@ -682,10 +684,12 @@ def import_residents(
     dry_run: bool = False,
     unit_code: str | None = None,
     progress: Progress | None = None,
+    max_rows: int | None = None,
 ) -> ImportResult:
-    """Check and upsert residents by ID number. See the module docstring for the rules."""
+    """Check and upsert residents by ID number. See the module docstring for the rules; a file of more
+    than `max_rows` rows is refused (TableError)."""
     scope = scope or Scope.everything()
-    table = open_table(source)
+    table = open_table(source, max_rows=max_rows)
     result = ImportResult(
         "residents",
         dry_run=dry_run,

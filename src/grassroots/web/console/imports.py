@@ -1,5 +1,6 @@
-"""Registry import from the browser: upload, a background check listing every problem, confirm,
-and the import with a progress bar (the work is in imports_jobs.py, run by web/tasks.py)."""
+"""Registry import from the browser: upload, a background check listing the problems (the first
+IMPORT_MAX_PROBLEMS_SHOWN, with their number), confirm, and the import with a progress bar (the
+work is in imports_jobs.py, run by web/tasks.py)."""
 
 from __future__ import annotations
 

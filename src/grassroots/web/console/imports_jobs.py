@@ -5,8 +5,9 @@ uploader's scope. A job's file lives in VAR_DIR/imports/<job id>/ (never served)
 soon as it can no longer be imported: after the import, after a check that found problems, on
 failure, and when the job is deleted.
 
-Where progress goes. The job row holds the state that matters (status, rows, counts, every
-problem), written between the phases in short transactions of their own. The rows done while a
+Where progress goes. The job row holds the state that matters (status, rows, counts, the first
+IMPORT_MAX_PROBLEMS_SHOWN problems and their number), written between the phases in short
+transactions of their own. The rows done while a
 phase runs go to a small JSON file in the job's folder instead, replaced atomically
 (write, then rename), and the page's poll reads it. The database is no place for them: the
 real import writes in one all-or-nothing transaction, and on SQLite that transaction holds the
@@ -31,6 +32,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -168,7 +170,7 @@ def _enqueue(name: str, job_id: int) -> None:
 
 
 def check(job_id: int) -> dict[str, Any]:
-    """The dry run: count the rows, check every one, keep every problem."""
+    """The dry run: count the rows, check every one, keep the first problems and their number."""
     if not ImportJob.objects.filter(
         pk=job_id, status=Status.QUEUED, confirmed_at__isnull=True
     ).update(status=Status.CHECKING):
@@ -220,7 +222,8 @@ def _run(job: ImportJob, *, dry_run: bool) -> ImportResult | None:
     try:
         if job.rows_total is None:
             write_progress(job, "counting", 0, None)
-            job.rows_total = sum(1 for _row in read_table(job.path).rows)
+            rows = read_table(job.path, max_rows=settings.IMPORT_MAX_ROWS).rows
+            job.rows_total = sum(1 for _row in rows)
             ImportJob.objects.filter(pk=job.pk).update(rows_total=job.rows_total)
         total = job.rows_total
 
@@ -234,6 +237,7 @@ def _run(job: ImportJob, *, dry_run: bool) -> ImportResult | None:
                 dry_run=dry_run,
                 unit_code=job.unit_code or None,
                 progress=progress,
+                max_rows=settings.IMPORT_MAX_ROWS,
             )
     except (TableError, UnknownUnit) as exc:
         _fail(job, str(exc))
@@ -257,14 +261,19 @@ def _fail(job: ImportJob, message: str) -> None:
 
 
 def _save_problems(job: ImportJob, result: ImportResult) -> None:
-    """Every problem, with the cell's value as the file has it."""
+    """The first IMPORT_MAX_PROBLEMS_SHOWN problems by row, with the cell's value as the file
+    has it, and how many there are in all."""
+    shown = result.first_problems()
     cells_of = dict(result.bad_rows)
-    missing = {p.row for p in result.problems if p.row > 1 and p.row not in cells_of}
+    missing = {p.row for p in shown if p.row > 1 and p.row not in cells_of}
     if missing:
         # Found after the row pass (placement, registry lookups): read those rows again.
+        last = max(missing)
         for number, cells in read_table(job.path).rows:
             if number in missing:
                 cells_of[number] = cells
+            if number >= last:
+                break
     column_index: dict[str, int] = {}
     for i, header in enumerate(result.headers):
         column_index.setdefault(header, i)
@@ -276,7 +285,7 @@ def _save_problems(job: ImportJob, result: ImportResult) -> None:
         return cells[i][:VALUE_LENGTH]
 
     def problems() -> Iterable[ImportProblem]:
-        for p in result.problems:
+        for p in shown:
             yield ImportProblem(
                 job=job,
                 row=p.row,
