@@ -275,3 +275,114 @@ def test_the_portal_slows_down_one_address_that_asks_too_often(
     assert [a.status_code for a in asks] == [404, 404, 404, 429]
     assert "detail" in asks[-1].json()
     cache.clear()
+
+
+def test_the_portal_limit_holds_across_processes(call: Any, world: Any, settings: Any) -> None:
+    from django.core.cache import cache
+
+    settings.PORTAL_RATE = "3/m"
+    asks = []
+    for _ in range(4):
+        # Each look-up as if another worker process took it: no cache is shared.
+        cache.clear()
+        asks.append(
+            call(
+                None,
+                "POST",
+                "/public/cases/lookup",
+                {"tracking_code": "ABCDEFGHJK", "phone": PHONE},
+            )
+        )
+    assert [a.status_code for a in asks] == [404, 404, 404, 429]
+    assert asks[-1].json() == {"detail": "Too many requests."}
+    assert 1 <= int(asks[-1]["Retry-After"]) <= 60
+
+
+def _merged_pair(call: Any, world: Any) -> tuple[Case, Case]:
+    """The main case (张三's, with his address and phone) and a duplicate reported with PHONE."""
+    main = Case.objects.get(
+        tracking_code=_submit(
+            call,
+            world,
+            description="张三家门口污水外溢，电话13800138000",
+            address="水东路12号",
+            reporter_name="张三",
+            reporter_phone="13800138000",
+        ).json()["tracking_code"]
+    )
+    dup = Case.objects.get(tracking_code=_submit(call, world).json()["tracking_code"])
+    s.case_merge(dup, actor=world.users["dispatcher"], main=main, note="同一处")
+    return main, dup
+
+
+def test_a_merged_request_shows_its_own_report_and_the_mains_status_only(
+    call: Any, world: Any
+) -> None:
+    main, dup = _merged_pair(call, world)
+    found = call(
+        None, "POST", "/public/cases/lookup", {"tracking_code": dup.tracking_code, "phone": PHONE}
+    )
+    assert found.status_code == 200
+    data = found.json()
+    assert data["tracking_code"] == dup.tracking_code
+    assert data["description"] == "小区门口污水外溢"
+    assert data["stage"] == "merged" and data["can_rate"] is False and data["can_reject"] is False
+    assert data["merged_into"] == {
+        "tracking_code": main.tracking_code,
+        "stage": "reported",
+        "stage_label": "Reported",
+        "status": "open",
+        "closed_at": None,
+    }
+    text = found.content.decode()
+    for other in ("张三", "13800138000", "138****8000", "水东路12号", "张三家门口"):
+        assert other not in text
+
+
+def test_the_reporter_of_a_merged_request_rates_only_their_own(call: Any, world: Any) -> None:
+    main, dup = _merged_pair(call, world)
+    ask = {"tracking_code": dup.tracking_code, "phone": PHONE}
+    early = call(None, "POST", "/public/cases/rating", {**ask, "rating": 5})
+    assert early.status_code == 409
+    assert early.json() == {
+        "detail": "A merged request can be rated once, after the request it joined is closed"
+    }
+    u = world.users
+    case = s.case_start(s.case_accept(main, actor=u["worker"]), actor=u["worker"])
+    case = s.case_handle(case, actor=u["worker"], note="已疏通")
+    s.case_close(s.case_verify(case, actor=u["secretary"]), actor=u["secretary"])
+    looked = call(None, "POST", "/public/cases/lookup", ask).json()
+    assert looked["can_rate"] is True and looked["merged_into"]["status"] == "closed"
+    rated = call(None, "POST", "/public/cases/rating", {**ask, "rating": 2, "comment": "慢"})
+    assert rated.status_code == 200
+    assert rated.json()["rating"] == 2 and rated.json()["stage"] == "merged"
+    assert rated.json()["can_rate"] is False
+    dup.refresh_from_db()
+    main.refresh_from_db()
+    assert (dup.stage, dup.rating, dup.rating_comment) == (Stage.MERGED, 2, "慢")
+    # The main case is its own reporter's to rate and to reopen.
+    assert (main.stage, main.rating) == (Stage.CLOSED, None)
+    again = call(None, "POST", "/public/cases/rating", {**ask, "rating": 5})
+    assert again.status_code == 409
+    reopened = call(None, "POST", "/public/cases/reject", {**ask, "reason": "还是有污水"})
+    assert reopened.status_code == 409
+    assert reopened.json() == {
+        "detail": "A case that is merged into another case cannot be reopened"
+    }
+    main.refresh_from_db()
+    assert main.stage == Stage.CLOSED and main.reworks == 0
+
+
+def test_the_portal_masks_numbers_in_any_spelling(call: Any, world: Any) -> None:
+    code = _submit(
+        call, world, description="请回电 １３９ １２３４ ５６７８，身份证 350426-19800101-001X"
+    ).json()["tracking_code"]
+    case = Case.objects.get(tracking_code=code)
+    u = world.users
+    case = s.case_start(s.case_accept(case, actor=u["worker"]), actor=u["worker"])
+    s.case_handle(case, actor=u["worker"], note="已联系 138-0013-8000 处理完毕")
+    found = call(None, "POST", "/public/cases/lookup", {"tracking_code": code, "phone": PHONE})
+    data = found.json()
+    assert data["description"] == "请回电 139****5678，身份证 3504**********001X"
+    handled = next(step for step in data["timeline"] if step["action"] == "handle")
+    assert handled["note"] == "已联系 138****8000 处理完毕"

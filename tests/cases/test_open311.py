@@ -74,6 +74,8 @@ def cases(world: Any) -> dict[str, Case]:
     lamp = cf.case(
         world.grid_a11,
         description="路灯坏了，请联系13912345678，身份证350426198001010012",
+        lon=118.1234567,
+        lat=26.1011,
         reported_at=now - datetime.timedelta(days=2),
         address="水东路12号",
         reporter_name="张三",
@@ -219,8 +221,10 @@ def test_it_lists_recent_requests_newest_first(client: Client, cases: dict[str, 
     assert lamp["service_code"] == "environment"
     assert lamp["service_name"] == "Environment and sanitation"
     assert lamp["agency_responsible"] == "水东一网格"
-    assert lamp["address"] == "水东路12号"
-    assert (lamp["long"], lamp["lat"]) == (cases["lamp"].lon, cases["lamp"].lat)
+    # A coarse place: the grid, and the point at the centre of its cell of 0.002 degrees.
+    assert lamp["address"] == "水东一网格"
+    assert (lamp["long"], lamp["lat"]) == (118.123, 26.101)
+    assert lamp["description"] is None
     assert lamp["media_url"] == "https://img.example.com/lamp.jpg"
     assert lamp["service_notice"] == "Time limit at the grid tier: 2 working days"
     assert parse_w3c(lamp["requested_datetime"]) == seconds(cases["lamp"].reported_at)
@@ -234,10 +238,35 @@ def test_it_shows_no_personal_data(client: Client, cases: dict[str, Case]) -> No
     text = response.content.decode()
     for secret in ("张三", "13800138000", "zhang@example.com", "reporter"):
         assert secret not in text
-    lamp = next(r for r in as_json(response) if r["service_code"] == "environment")
-    # Numbers the reporter wrote into the description are masked.
-    assert lamp["description"] == "路灯坏了，请联系139****5678，身份证3504**********0012"
-    assert "13912345678" not in text and "350426198001010012" not in text
+    # Nor the reporters' words, which hold names and numbers in any spelling, nor the typed
+    # addresses, nor an exact point.
+    for words in ("路灯坏了", "13912345678", "139****5678", "350426198001010012", "桥上栏杆"):
+        assert words not in text
+    for address in ("水东路12号", "城关大桥", "西门街3号"):
+        assert address not in text
+    assert all(r["description"] is None for r in as_json(response))
+    assert "118.1234567" not in text and "26.1011" not in text
+    xml = get(client, "requests.xml").content.decode()
+    assert "路灯坏了" not in xml and "水东路12号" not in xml and "118.1234567" not in xml
+
+
+def test_it_snaps_points_to_the_centre_of_their_cell() -> None:
+    assert views._snapped(None) is None
+    assert views._snapped(118.1234567) == 118.123
+    assert views._snapped(118.1239999) == 118.123
+    assert views._snapped(118.1240001) == 118.125
+    assert views._snapped(-0.0001) == -0.001
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=73.0, max_value=136.0, allow_nan=False))
+def test_a_snapped_point_tells_only_its_cell(value: float) -> None:
+    snapped = views._snapped(value)
+    assert snapped is not None
+    assert abs(snapped - value) <= views.SNAP_DEGREES / 2 + 1e-9
+    # Every point of the cell gives the same answer.
+    assert views._snapped(snapped - views.SNAP_DEGREES * 0.49) == snapped
+    assert views._snapped(snapped + views.SNAP_DEGREES * 0.49) == snapped
 
 
 def test_it_keeps_mediation_content_inside(client: Client, cases: dict[str, Case]) -> None:
@@ -266,7 +295,8 @@ def test_it_maps_stages_to_open_and_closed(client: Client, cases: dict[str, Case
 def test_it_names_the_department_at_county_tier(client: Client, cases: dict[str, Case]) -> None:
     queue = as_json(get(client, f"requests/{cases['queue'].tracking_code}.json"))[0]
     assert queue["agency_responsible"] == "县应急管理局"
-    assert queue["lat"] is None and queue["address"] == "城关大桥"
+    # In the county's queue, without a point: the county is its place.
+    assert queue["lat"] is None and queue["address"] == "尤溪县"
 
 
 def test_it_notes_where_a_merged_case_went(client: Client, cases: dict[str, Case]) -> None:
@@ -286,7 +316,8 @@ def test_it_lists_requests_in_xml(client: Client, cases: dict[str, Case]) -> Non
     lamp = requests[2]
     assert lamp["status"] == "open"
     assert lamp["agency_responsible"] == "水东一网格"
-    assert float(lamp["lat"]) == cases["lamp"].lat
+    assert lamp["address"] == "水东一网格" and lamp["description"] == ""
+    assert float(lamp["lat"]) == 26.101
     assert parse_w3c(lamp["requested_datetime"]) == seconds(cases["lamp"].reported_at)
     assert lamp["media_url"] == "https://img.example.com/lamp.jpg"
     assert requests[3]["status"] == "closed"
@@ -504,10 +535,13 @@ def test_jurisdictions(client: Client, cases: dict[str, Case]) -> None:
 
 
 def test_xml_is_well_formed_whatever_the_text(client: Client, world: Any) -> None:
-    weird = cf.case(world.grid_a11, description='<b>&amp; "引号" ]]> \x0b end')
+    from grassroots.territory.models import Grid
+
+    Grid.objects.filter(pk=world.grid_a11.pk).update(name='<b>&amp; "引号" ]]> \x0b end')
+    weird = cf.case(world.grid_a11)
     body = get(client, f"requests/{weird.tracking_code}.xml").content
     (item,) = xml_requests(ET.fromstring(body))
-    assert item["description"] == '<b>&amp; "引号" ]]>  end'
+    assert item["address"] == '<b>&amp; "引号" ]]>  end'
 
 
 # --- creating requests ------------------------------------------------------------------------
@@ -678,3 +712,102 @@ def test_the_post_needs_no_csrf_token(world: Any, api_key: str) -> None:
     )
     assert response.status_code == 200
     assert Case.objects.filter(tracking_code=as_json(response)[0]["service_request_id"]).exists()
+
+
+# --- keys: only in the POST body, limited, never logged ---------------------------------------
+
+REPORT = {"service_code": "environment", "address_string": "水东路5号", "description": "污水横流"}
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_it_refuses_a_key_in_the_address_and_does_nothing(
+    client: Client, world: Any, api_key: str, method: str
+) -> None:
+    if method == "post":
+        response = client.post(
+            f"{BASE}/requests.json?api_key={api_key}", REPORT, headers={"Accept-Language": "en"}
+        )
+    else:
+        response = get(client, "requests.xml", api_key=api_key)
+    (message,) = error_descriptions(response, 400)
+    assert message == (
+        "api_key may not be sent in the address, where logs keep it: send it in the body of the "
+        "POST. Consider this key exposed and ask for a new one."
+    )
+    assert api_key not in response.content.decode()
+    assert not Case.objects.exists()
+
+
+def test_it_never_writes_a_key_to_a_log(
+    client: Client, world: Any, api_key: str, caplog: Any, monkeypatch: Any, settings: Any
+) -> None:
+    import logging
+
+    from django.core import mail
+
+    from grassroots.cases.open311 import views as open311_views
+
+    settings.ADMINS = [("Admin", "admin@example.com")]
+    settings.DEBUG = False
+    caplog.set_level(logging.DEBUG)
+    get(client, "requests.json", api_key=api_key)
+    post(client, api_key=api_key + "x", **REPORT)
+
+    def crash(**kwargs: Any) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(open311_views, "case_report", crash)
+    quiet = Client(raise_request_exception=False)
+    response = quiet.post(f"{BASE}/requests.json", {"api_key": api_key, **REPORT})
+    assert response.status_code == 500
+    assert {r.status_code for r in caplog.records if hasattr(r, "status_code")} == {400, 403, 500}
+    logged = "\n".join(
+        [r.getMessage() for r in caplog.records]
+        + [caplog.text]
+        + [str(getattr(r, "request", "")) for r in caplog.records]
+    )
+    assert api_key[:12] not in logged
+    # The error report mailed to the administrators hides it too (POST data, local variables).
+    (report,) = mail.outbox
+    assert "Internal Server Error" in report.subject
+    assert api_key[:12] not in report.body
+    assert api_key[:12] not in str(report.alternatives)
+
+
+def test_a_key_creates_at_most_its_rate(
+    client: Client, world: Any, api_key: str, settings: Any
+) -> None:
+    settings.OPEN311_KEY_RATE = "2/m"
+    answers = [post(client, api_key=api_key, **REPORT) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    (message,) = error_descriptions(answers[-1], 429)
+    assert message == (
+        "This api_key has sent as many service requests as it may for now: try again later"
+    )
+    assert 1 <= int(answers[-1]["Retry-After"]) <= 60
+    assert Case.objects.count() == 2
+    # Another client's key has its own count.
+    other = key_issue(name="other-app")[1]
+    assert post(client, api_key=other, **REPORT).status_code == 200
+
+
+def test_an_address_that_tries_wrong_keys_is_stopped(
+    client: Client, world: Any, api_key: str, settings: Any
+) -> None:
+    from django.core.cache import cache
+
+    settings.OPEN311_BAD_KEY_RATE = "3/h"
+    for attempt in range(3):
+        cache.clear()  # another worker process: the count is in the database
+        (message,) = error_descriptions(post(client, api_key=f"o311_guess{attempt}", **REPORT), 403)
+        assert message == "Invalid api_key received: unknown or revoked"
+    stopped = post(client, "xml", api_key=api_key, **REPORT)
+    (message,) = error_descriptions(stopped, 429)
+    assert message == "Too many wrong api_key values from your address: try again later"
+    assert int(stopped["Retry-After"]) > 60
+    assert not Case.objects.exists()
+    # Another address is not stopped.
+    elsewhere = client.post(
+        f"{BASE}/requests.json", {"api_key": api_key, **REPORT}, REMOTE_ADDR="10.0.0.9"
+    )
+    assert elsewhere.status_code == 200

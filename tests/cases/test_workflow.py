@@ -304,7 +304,8 @@ def test_it_merges_a_duplicate_and_the_reporter_follows_the_main(world: Any, rep
     dup = s.case_merge(dup, actor=world.users["dispatcher"], main=main, note="同一路灯")
     assert dup.stage == Stage.MERGED and not dup.is_open and dup.merged_into == main
     assert main.events.last().data == {"duplicate": dup.tracking_code}
-    assert s.find_for_reporter(dup.tracking_code, "13700137000") == main
+    # The reporter of the duplicate opens their own case, never the main one (another's).
+    assert s.find_for_reporter(dup.tracking_code, "13700137000") == dup
     assert s.find_for_reporter(dup.tracking_code, "13900139000") is None
     with pytest.raises(s.TransitionRefused) as caught:
         s.case_merge(main, actor=world.users["dispatcher"], main=main)

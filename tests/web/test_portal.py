@@ -286,3 +286,101 @@ def test_it_names_categories_in_chinese_by_default_and_offers_the_tile_layer(wor
     assert '<option value="environment">环境卫生</option>' in html
     assert 'data-tiles="https://t0.example.cn/{z}/{x}/{y}.png"' in html
     assert 'data-attribution="天地图"' in html
+
+
+def test_the_portal_pages_count_in_one_place_for_every_process(visitor, world, settings):
+    from django.core.cache import cache
+
+    settings.PORTAL_RATE = "2/m"
+    answers = []
+    for _ in range(3):
+        cache.clear()  # as if another worker process answered: it has a cache of its own
+        answers.append(look_up(visitor, "ABCDEFGHJK"))
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert "Too many tries from your connection." in answers[-1].content.decode()
+
+
+def test_a_merged_request_shows_its_own_report_and_the_status_of_the_other(visitor, world):
+    u = world.users
+    lon, lat = centre(world.grid_a11)
+    main = s.case_report(
+        actor=None,
+        channel="portal",
+        category="environment",
+        description="李四家门口路灯坏了，电话13800138000",
+        lon=lon,
+        lat=lat,
+        address="水东路12号",
+        reporter_name="李四",
+        reporter_phone="13800138000",
+    )
+    dup = s.case_report(
+        actor=None,
+        channel="portal",
+        category="environment",
+        description="这里的路灯不亮",
+        lon=lon,
+        lat=lat,
+        reporter_phone=PHONE,
+    )
+    s.case_merge(dup, actor=u["dispatcher"], main=main)
+    look_up(visitor, dup.tracking_code)
+    html = visitor.get(reverse("portal:track")).content.decode()
+    assert dup.tracking_code in html and "这里的路灯不亮" in html
+    assert (
+        f'<span class="code">{main.tracking_code}</span> <span class="badge warn">Reported' in html
+    )
+    assert "You can rate the result here once that request is closed." in html
+    for other in ("李四", "13800138000", "138****8000", "水东路12号", "路灯坏了"):
+        assert other not in html
+    assert 'name="rating"' not in html and "Reject the result" not in html
+    # Once the main case is closed, the reporter rates their own request; the main stays closed.
+    case = s.case_start(s.case_accept(main, actor=u["worker"]), actor=u["worker"])
+    case = s.case_handle(case, actor=u["worker"], note="已更换灯泡")
+    s.case_close(s.case_verify(case, actor=u["secretary"]), actor=u["secretary"])
+    assert 'name="rating"' in visitor.get(reverse("portal:track")).content.decode()
+    response = visitor.post(reverse("portal:rate"), {"rating": "5"}, follow=True)
+    assert "Thank you. Your rating has been recorded." in response.content.decode()
+    dup.refresh_from_db()
+    main.refresh_from_db()
+    assert (dup.stage, dup.rating) == (Stage.MERGED, 5)
+    assert (main.stage, main.rating) == (Stage.CLOSED, None)
+    refused = visitor.post(reverse("portal:reject"), {"reason": "还是不亮"}, follow=True)
+    assert "A case that is merged into another case cannot be reopened" in (
+        refused.content.decode()
+    )
+    main.refresh_from_db()
+    assert main.stage == Stage.CLOSED
+
+
+def test_the_track_page_masks_numbers_in_any_spelling(visitor, world):
+    case = closed_case(world)
+    Case.objects.filter(pk=case.pk).update(description="回电 １３９—１２３４—５６７８")
+    look_up(visitor, case.tracking_code)
+    html = visitor.get(reverse("portal:track")).content.decode()
+    assert "回电 139****5678" in html and "１３９" not in html
+
+
+def test_a_photo_over_the_limit_is_stopped_and_said_so(visitor, world, settings):
+    settings.CASE_PHOTO_MAX_BYTES = 1024
+    data = request_data(world)
+    data["photos"] = [SimpleUploadedFile("big.png", PNG + b"\x00" * 4096, content_type="image/png")]
+    response = visitor.post(reverse("portal:submit"), data)
+    assert response.status_code == 413
+    html = response.content.decode()
+    assert (
+        "Your photos could not be taken: big.png is larger than 1.0 KiB, the most one photo may "
+        "be. Choose smaller ones and fill in the form again."
+    ) in html
+    assert not Case.objects.exists()
+    # The browser checks the sizes before sending (portal.js), with its own message.
+    form = visitor.get(reverse("portal:submit")).content.decode()
+    assert 'data-max-bytes="1024"' in form
+    assert 'data-too-large="Each photo may be at most 1.0 KiB: choose a smaller one."' in form
+
+
+def test_the_submit_form_still_needs_its_csrf_token(world):
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post(reverse("portal:submit"), request_data(world))
+    assert response.status_code == 403
+    assert not Case.objects.exists()

@@ -18,10 +18,11 @@ from django.utils import timezone
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
-from ninja.throttling import AnonRateThrottle
+from ninja.throttling import BaseThrottle
 from pydantic import field_validator
 
 from grassroots.accounts.models import User
+from grassroots.core import ratelimit
 from grassroots.core.api_support import (
     ErrorOut,
     Page,
@@ -35,6 +36,7 @@ from grassroots.core.api_support import (
     responses,
 )
 from grassroots.core.scoping import Scope
+from grassroots.core.text import mask_numbers
 from grassroots.core.validators import mask_name, mask_phone
 
 from . import services, stats
@@ -44,24 +46,21 @@ from .selectors import case_list, cases_for, public_timeline, timeline
 router = Router()
 
 
-class PortalThrottle(AnonRateThrottle):
-    """Per client address, for the endpoints open to anyone (settings.PORTAL_RATE)."""
+class PortalThrottle(BaseThrottle):
+    """Per client address, for the endpoints open to anyone and the portal's pages alike
+    (settings.PORTAL_RATE, read at each request). Counted in the database (core/ratelimit.py),
+    so that every process of the server shares one count per address."""
 
-    scope = "portal"
-
-    def __init__(self) -> None:
-        from django.conf import settings
-
-        super().__init__(settings.PORTAL_RATE)
+    bucket = "portal"
 
     def allow_request(self, request: HttpRequest) -> bool:
-        from django.conf import settings
+        address = ratelimit.client_key(self.get_ident(request))
+        return ratelimit.hit(self.bucket, address, ratelimit.rate_setting("PORTAL_RATE")).allowed
 
-        # Read at request time: a changed setting takes effect without a restart.
-        if self.rate != settings.PORTAL_RATE:
-            self.rate = settings.PORTAL_RATE
-            self.num_requests, self.duration = self.parse_rate(self.rate)
-        return bool(super().allow_request(request))
+    def wait(self) -> float:
+        # The end of the current window, the same for every client: nothing per request is kept
+        # on this object, which all threads share.
+        return float(ratelimit.seconds_left(ratelimit.rate_setting("PORTAL_RATE")))
 
 
 def portal_throttle() -> list[Any]:
@@ -593,10 +592,18 @@ class PublicCaseIn(Schema):
     enterprise: bool = Field(False, description="Reported by an enterprise.")
 
 
+class MergedIntoOut(Schema):
+    tracking_code: str
+    stage: str
+    stage_label: str
+    status: Literal["open", "closed"]
+    closed_at: datetime.datetime | None
+
+
 class PublicCaseOut(Schema):
     tracking_code: str
     category_name: str
-    description: str
+    description: str = Field(description="Your own words, phone and ID numbers in them masked.")
     stage: str
     stage_label: str
     status: Literal["open", "closed"]
@@ -606,6 +613,11 @@ class PublicCaseOut(Schema):
     can_rate: bool
     can_reject: bool
     timeline: list[dict[str, Any]]
+    merged_into: MergedIntoOut | None = Field(
+        None,
+        description="A request joined with another about the same matter: that one's status "
+        "(nothing else of it); yours is rated once it is closed.",
+    )
 
 
 class LookupIn(Schema):
@@ -623,23 +635,38 @@ class RejectIn(LookupIn):
 
 
 def public_out(case: Case) -> dict[str, Any]:
+    """A case as its reporter sees it after the look-up by code and phone: their own report
+    (numbers in it masked, as in every public answer) and, for a merged one, the status of the
+    case it was joined with, nothing else of that case (another reporter's)."""
     now = timezone.now()
     recently = case.closed_at is not None and now - case.closed_at <= datetime.timedelta(
         days=services.REOPEN_DAYS
     )
+    main = case.merged_into if case.stage == Stage.MERGED else None
     return {
         "tracking_code": case.tracking_code,
         "category_name": case.category.name,
-        "description": case.description,
+        "description": mask_numbers(case.description),
         "stage": case.stage,
         "stage_label": str(Stage(case.stage).label),
         "status": "open" if case.is_open else "closed",
         "reported_at": case.reported_at,
         "closed_at": case.closed_at,
         "rating": case.rating,
-        "can_rate": case.stage == Stage.CLOSED,
+        "can_rate": services.reporter_may_rate(case),
         "can_reject": case.stage in (Stage.CLOSED, Stage.RATED) and recently,
-        "timeline": public_timeline(case),
+        "timeline": [
+            {**step, "note": mask_numbers(step["note"])} for step in public_timeline(case)
+        ],
+        "merged_into": None
+        if main is None
+        else {
+            "tracking_code": main.tracking_code,
+            "stage": main.stage,
+            "stage_label": str(Stage(main.stage).label),
+            "status": "open" if main.is_open else "closed",
+            "closed_at": main.closed_at,
+        },
     }
 
 
@@ -691,7 +718,8 @@ def _reporter_case(data: dict[str, Any]) -> Case:
     auth=None,
 )
 def lookup_public_case(request: HttpRequest, body: LookupIn) -> dict[str, Any]:
-    """Status and timeline; a merged request shows the case it was merged into."""
+    """Your request's status and timeline; a merged request also shows the status of the request
+    it was joined with."""
     return public_out(_reporter_case(body.dict()))
 
 

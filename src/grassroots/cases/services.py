@@ -1010,16 +1010,36 @@ def case_merge(
     )
 
 
+def reporter_may_rate(case: Case) -> bool:
+    """Whether the reporter may rate `case` now: a closed case, or a merged one (their own
+    report, rated on its own row) once the case it was joined with is closed, once."""
+    if case.stage == Stage.CLOSED:
+        return True
+    if case.stage != Stage.MERGED or case.rating is not None or case.merged_into_id is None:
+        return False
+    main_stage = Case.objects.filter(pk=case.merged_into_id).values_list("stage", flat=True)
+    return main_stage.first() in DONE_STAGES
+
+
 def case_rate(
     case: Case | int, *, actor: User | None = None, rating: int, comment: str = "", **kw: Any
 ) -> Case:
-    """The reporter's rating (actor None), or staff recording it from a call-back."""
+    """The reporter's rating (actor None), or staff recording it from a call-back.
+
+    A merged case is rated on its own row (its stage stays merged) once its main case is closed:
+    the reporter rates how their own report was settled, never another reporter's case."""
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise TransitionRefused(_("rating must be a whole number from 1 to 5"))
     comment = clean_prose(comment)[:1000]
 
     def change(c: Case, now: datetime.datetime) -> None:
-        c.stage = Stage.RATED
+        if c.stage == Stage.MERGED:
+            if not reporter_may_rate(c):
+                raise TransitionRefused(
+                    _("A merged request can be rated once, after the request it joined is closed")
+                )
+        else:
+            c.stage = Stage.RATED
         c.rating = rating
         c.rating_comment = comment
         c.rated_at = now
@@ -1028,7 +1048,7 @@ def case_rate(
         case,
         actor=actor,
         action=CaseEvent.Action.RATE,
-        allowed_from=[Stage.CLOSED],
+        allowed_from=[Stage.CLOSED, Stage.MERGED],
         what=_("rated"),
         perm="cases.close_case" if actor is not None else None,
         change=change,
@@ -1096,7 +1116,9 @@ def case_note(case: Case | int, *, actor: User, note: str, **kw: Any) -> Case:
 
 
 def find_for_reporter(tracking_code: str, phone: str) -> Case | None:
-    """The case by tracking code and the reporter's phone; a merged case leads to its main."""
+    """The reporter's own case by its tracking code and their phone. A merged case is theirs
+    too, never the main case it was joined with: that one holds another reporter's words and
+    phone, and its rating and reopening are that reporter's."""
     code = normalize_tracking_code(tracking_code)
     try:
         number = clean_phone(phone)
@@ -1104,12 +1126,11 @@ def find_for_reporter(tracking_code: str, phone: str) -> Case | None:
         return None
     if not code or not number:
         return None
-    case = Case.objects.filter(tracking_code=code, reporter_phone_hash=phone_key(number)).first()
-    seen = 0
-    while case is not None and case.merged_into_id is not None and seen < 10:
-        case = Case.objects.get(pk=case.merged_into_id)
-        seen += 1
-    return case
+    return (
+        Case.objects.select_related("category", "merged_into")
+        .filter(tracking_code=code, reporter_phone_hash=phone_key(number))
+        .first()
+    )
 
 
 ACTIONS: dict[str, tuple[Sequence[str], str | None]] = {

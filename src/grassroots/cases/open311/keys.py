@@ -8,6 +8,7 @@ import secrets
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from grassroots.audit import services as audit
 from grassroots.cases.models import Open311Key
@@ -15,6 +16,7 @@ from grassroots.cases.models import Open311Key
 PREFIX = "o311_"
 
 
+@sensitive_variables("key")
 def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -62,6 +64,7 @@ def key_revoke(*, name: str) -> Open311Key:
     return row
 
 
+@sensitive_variables("key")
 def authenticate(key: str) -> Open311Key | None:
     """The live key row matching `key`, or None (unknown or revoked)."""
     if not key:

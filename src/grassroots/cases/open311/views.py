@@ -1,9 +1,18 @@
 """Open311 GeoReport v2 endpoints.
 
-Reading (discovery, services, requests) is public and carries no personal data: no reporter
-fields ever, mobile and ID numbers masked inside descriptions, and for dispute mediation and
-hardship assistance cases only the status (their description, address, position and photo stay
-inside). Creating a request needs an API key (403 without a valid one) and goes through
+Reading (discovery, services, requests) is public and carries what DOMAIN.md lets the public see
+of a case: its category, status, dates, who handles it and a coarse place: `address` is the name
+of the grid (or, for a case waiting in a unit's queue, of that unit), `lat`/`long` the point
+snapped to the centre of a cell of SNAP_DEGREES (about 200 m). Never the reporter's words
+(`description` is empty: a description holds names, addresses and numbers no masking finds
+reliably), the typed address, the exact point or any reporter field. Dispute mediation and
+hardship assistance cases show only their status. docs/security.md lists every field.
+
+Creating a request needs an API key, sent as the POST body's `api_key` as the specification
+says (403 without a valid one). A key in the address (query string) is refused with 400 on every
+resource, before anything else: addresses end up in access logs. Each key may send
+OPEN311_KEY_RATE requests, and each client address may send OPEN311_BAD_KEY_RATE wrong keys
+(429 past either, counted in the database across processes). A request goes through
 `case_report` like every other channel.
 
 Parameters follow the specification: ids are case tracking codes, service codes category codes,
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import math
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -29,8 +39,9 @@ from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from grassroots.audit.context import acting
+from grassroots.audit.context import acting, client_address
 from grassroots.cases.models import (
     OPEN_STAGES,
     Case,
@@ -41,8 +52,8 @@ from grassroots.cases.models import (
     Tier,
 )
 from grassroots.cases.services import CaseInputError, case_report, validate_report
+from grassroots.core import ratelimit
 from grassroots.core.scoping import Scope
-from grassroots.core.validators import mask_id_number, mask_phone
 from grassroots.territory.models import Grid, Unit
 
 from . import keys
@@ -50,10 +61,13 @@ from .render import FORMATS, errors, render
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # When this endpoint's behaviour last changed (discovery's changeset).
-CHANGESET = "2026-11-29T00:00:00+08:00"
+CHANGESET = "2026-12-03T00:00:00+08:00"
 WINDOW = datetime.timedelta(days=90)
 MAX_RESULTS = 1000
 MAX_DESCRIPTION = 4000
+# The public point of a case: the centre of its cell of this many degrees (about 220 m north to
+# south, 200 m east to west in Fujian).
+SNAP_DEGREES = 0.002
 # Case kinds whose content stays inside: only their status is public.
 PRIVATE_KINDS = frozenset({Case.Kind.MEDIATION, Case.Kind.ASSISTANCE})
 # Code length of the unit that answers for each tier below the county.
@@ -75,8 +89,6 @@ PARAMS = {
 }
 # A client's own id of a report, for retries that must not open a second case.
 EXTERNAL_ID_ATTRIBUTES = ("external_id", "fixmystreet_id")
-_MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
 # "+08:00" sent without URL encoding arrives as " 08:00".
 _SPACED_OFFSET = re.compile(r"(?<=\d) (\d{2}(?::?\d{2})?)$")
 _YEAR_MONTH = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
@@ -85,10 +97,11 @@ _YEAR_MONTH = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
 class Open311Error(Exception):
     """Answered as the specification's error list with this status."""
 
-    def __init__(self, status: int, *descriptions: str) -> None:
+    def __init__(self, status: int, *descriptions: str, retry_after: int | None = None) -> None:
         super().__init__(*descriptions)
         self.status = status
         self.descriptions = list(descriptions)
+        self.retry_after = retry_after
 
 
 def _language(request: HttpRequest) -> str:
@@ -118,6 +131,21 @@ def endpoint(
                     return errors(
                         "json", 404, [_("Unknown format %(f)s: use .json or .xml") % {"f": fmt}]
                     )
+                if "api_key" in request.GET:
+                    # Refused before anything is done. The address may be in an access log
+                    # already; what Django logs of this request from now on shows no key.
+                    _hide_key(request)
+                    return errors(
+                        fmt,
+                        400,
+                        [
+                            _(
+                                "api_key may not be sent in the address, where logs keep it: "
+                                "send it in the body of the POST. Consider this key exposed "
+                                "and ask for a new one."
+                            )
+                        ],
+                    )
                 if request.method not in allowed:
                     response = errors(
                         fmt,
@@ -130,6 +158,8 @@ def endpoint(
                     response = view(request, fmt, **kwargs)
                 except Open311Error as exc:
                     response = errors(fmt, exc.status, exc.descriptions)
+                    if exc.retry_after is not None:
+                        response["Retry-After"] = str(exc.retry_after)
             if request.method in ("GET", "HEAD"):
                 # Public data: browser maps on other sites may read it.
                 response["Access-Control-Allow-Origin"] = "*"
@@ -138,6 +168,14 @@ def endpoint(
         return csrf_exempt(wrapper)
 
     return decorate
+
+
+def _hide_key(request: HttpRequest) -> None:
+    """Replace the api_key of the query string, as the request's loggers would print it."""
+    query = request.GET.copy()
+    query.setlist("api_key", ["hidden"])
+    request.META["QUERY_STRING"] = query.urlencode()
+    request.GET = QueryDict(request.META["QUERY_STRING"])
 
 
 def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
@@ -223,10 +261,11 @@ def _list_param(params: QueryDict, name: str) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def _scrub(text: str) -> str:
-    """Mobile and ID numbers a reporter wrote into the description, masked."""
-    text = _MOBILE_IN_TEXT.sub(lambda m: mask_phone(m[0]), text)
-    return _ID_IN_TEXT.sub(lambda m: mask_id_number(m[0]), text)
+def _snapped(value: float | None) -> float | None:
+    """A coordinate moved to the centre of its cell of SNAP_DEGREES."""
+    if value is None:
+        return None
+    return round((math.floor(value / SNAP_DEGREES) + 0.5) * SNAP_DEGREES, 6)
 
 
 def _service_name(category: Category) -> str:
@@ -269,8 +308,10 @@ def _agency_codes(case: Case) -> str | None:
 
 
 def _agency_names(cases: Iterable[Case]) -> dict[str, str]:
-    """Names of the grids and units handling `cases`, in two queries."""
-    codes = {c for c in map(_agency_codes, cases) if c}
+    """Names of the grids and units handling `cases` and of those they lie in, in two
+    queries."""
+    cases = list(cases)
+    codes = {c for c in map(_agency_codes, cases) if c} | {c.scope_code for c in cases}
     grids = [c for c in codes if len(c) == 15]
     names = dict(Grid.objects.filter(code__in=grids).values_list("code", "name"))
     names.update(Unit.objects.filter(code__in=codes - set(grids)).values_list("code", "name"))
@@ -309,7 +350,14 @@ def _notice(case: Case) -> str | None:
     return None
 
 
+def _place(case: Case, names: dict[str, str]) -> str | None:
+    """The coarse place of a case: its grid's name, or the name of the unit whose queue holds
+    it; never the address the reporter typed."""
+    return names.get(case.scope_code) or None
+
+
 def _request_item(case: Case, names: dict[str, str]) -> dict[str, Any]:
+    """One request as the public sees it (the fields docs/security.md lists)."""
     is_open = case.stage in OPEN_STAGES
     private = case.kind in PRIVATE_KINDS
     photo = next((p.url for p in case.photos.all() if p.url), None)
@@ -319,17 +367,18 @@ def _request_item(case: Case, names: dict[str, str]) -> dict[str, Any]:
         "status_notes": _status_notes(case),
         "service_name": _service_name(case.category),
         "service_code": case.category.code,
-        "description": None if private else _scrub(case.description),
+        # The reporter's words stay inside: names in them cannot be found reliably.
+        "description": None,
         "agency_responsible": _agency(case, names),
         "service_notice": _notice(case),
         "requested_datetime": w3c(case.reported_at),
         "updated_datetime": w3c(case.updated_at),
         "expected_datetime": w3c(case.due_at) if is_open else None,
-        "address": None if private else (case.address or None),
+        "address": None if private else _place(case, names),
         "address_id": None,
         "zipcode": None,
-        "lat": None if private else case.lat,
-        "long": None if private else case.lon,
+        "lat": None if private else _snapped(case.lat),
+        "long": None if private else _snapped(case.lon),
         "media_url": None if private else photo,
     }
 
@@ -394,6 +443,7 @@ def service_definition(request: HttpRequest, fmt: str, code: str) -> HttpRespons
     return render(fmt, "service_definition", {"service_code": category.code, "attributes": []})
 
 
+@sensitive_post_parameters("api_key", "first_name", "last_name", "phone", "email")
 @endpoint("GET", "POST")
 def request_list(request: HttpRequest, fmt: str) -> HttpResponse:
     if request.method == "POST":
@@ -492,13 +542,32 @@ def token_detail(request: HttpRequest, fmt: str, token: str) -> HttpResponse:
 # --- Creating a request ----------------------------------------------------------------------
 
 
+@sensitive_variables("given")
 def _client(request: HttpRequest) -> Open311Key:
-    given = (request.POST.get("api_key") or request.GET.get("api_key") or "").strip()
+    """The key of the POST body, within its rate; wrong keys are counted per client address."""
+    given = (request.POST.get("api_key") or "").strip()
     if not given:
         raise Open311Error(403, _("api_key is required to create a service request"))
+    address = ratelimit.client_key(client_address(request))
+    bad_rate = ratelimit.rate_setting("OPEN311_BAD_KEY_RATE")
+    tried = ratelimit.peek("open311-bad-key", address, bad_rate)
+    if not tried.allowed:
+        raise Open311Error(
+            429,
+            _("Too many wrong api_key values from your address: try again later"),
+            retry_after=tried.retry_after,
+        )
     key = keys.authenticate(given)
     if key is None:
+        ratelimit.hit("open311-bad-key", address, bad_rate)
         raise Open311Error(403, _("Invalid api_key received: unknown or revoked"))
+    verdict = ratelimit.hit("open311-key", str(key.pk), ratelimit.rate_setting("OPEN311_KEY_RATE"))
+    if not verdict.allowed:
+        raise Open311Error(
+            429,
+            _("This api_key has sent as many service requests as it may for now: try again later"),
+            retry_after=verdict.retry_after,
+        )
     return key
 
 

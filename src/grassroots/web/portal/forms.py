@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from grassroots.cases.models import Category
+from grassroots.core.tables import format_size
 from grassroots.territory.models import Unit
 
 
@@ -111,6 +113,16 @@ class SubmitForm(forms.Form):
         assert isinstance(category, forms.ChoiceField) and isinstance(unit, forms.ChoiceField)
         category.choices = [("", _("Choose a category")), *category_choices()]
         unit.choices = unit_choices()
+        # The server stops a larger photo while it arrives (core/uploads.py), and a browser may
+        # then show a reset connection: portal.js checks the sizes before sending.
+        limit = settings.CASE_PHOTO_MAX_BYTES
+        self.fields["photos"].widget.attrs.update(
+            {
+                "data-max-bytes": str(limit),
+                "data-too-large": _("Each photo may be at most %(size)s: choose a smaller one.")
+                % {"size": format_size(limit)},
+            }
+        )
 
 
 class LookupForm(forms.Form):

@@ -2,9 +2,11 @@
 reject it. No account: a case opens with its tracking code and the reporter's phone.
 
 The views call the same services as the portal API (POST /api/v1/public/cases...) and count
-against the same throttle (PortalThrottle, same cache key per client address), so the web form
-is no way around the API's limit. The phone never travels in a URL: the look-up is POSTed, and
-afterwards the session holds only the id of the case it opened, for a while.
+against the same throttle (PortalThrottle: one count per client address in the database, shared
+by every process), so the web form is no way around the API's limit. The phone never travels in
+a URL: the look-up is POSTed, and afterwards the session holds only the id of the case it opened,
+for a while. A look-up opens the reporter's own case only; a merged one shows the status of the
+case it was joined with and nothing else of it.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from grassroots.cases import services
 from grassroots.cases.api import PortalThrottle, public_out
 from grassroots.cases.models import Case
+from grassroots.core.uploads import UploadTooLarge
 from grassroots.territory.models import Grid
 
 from .forms import LookupForm, RatingForm, RejectForm, SubmitForm
@@ -79,7 +83,11 @@ def _opened(request: HttpRequest) -> Case | None:
     if not isinstance(held, dict) or held.get("until", 0) < time.time():
         request.session.pop(OPENED, None)
         return None
-    return Case.objects.select_related("category").filter(pk=int(held.get("id", 0))).first()
+    return (
+        Case.objects.select_related("category", "merged_into")
+        .filter(pk=int(held.get("id", 0)))
+        .first()
+    )
 
 
 def _category_name(case: Case) -> str:
@@ -96,8 +104,26 @@ def _tiles() -> dict[str, str]:
     }
 
 
+# CSRF is checked below, once the body has been read: a photo past its limit stops the upload
+# while it arrives, and the CSRF middleware, reading the form first, would answer a bare 400.
+@csrf_exempt
 @require_http_methods(["GET", "POST"])
 def submit(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            request.POST, request.FILES  # noqa: B018 - reads the body now
+        except UploadTooLarge as exc:
+            refused = _(
+                "Your photos could not be taken: %(problem)s. Choose smaller ones and fill in "
+                "the form again."
+            ) % {"problem": exc}
+            context = {"form": SubmitForm(), "refused": refused, "title": _("Submit a request")}
+            return render(request, "web/portal/submit.html", {**context, **_tiles()}, status=413)
+    return _submit(request)
+
+
+@csrf_protect
+def _submit(request: HttpRequest) -> HttpResponse:
     status = 200
     refused = ""
     if request.method == "POST":

@@ -100,6 +100,33 @@
     });
   }
 
+  // Photos over the server's limit (data-max-bytes) are refused before sending: the server stops
+  // such an upload while it arrives, and a browser may then show a reset connection.
+  function photosFit(input) {
+    var limit = Number(input.dataset.maxBytes);
+    var tooLarge = Array.prototype.some.call(input.files || [], function (file) {
+      return file.size > limit;
+    });
+    input.setCustomValidity(tooLarge ? input.dataset.tooLarge || "" : "");
+    return !tooLarge;
+  }
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("input[type=file][data-max-bytes]")) return;
+    photosFit(input);
+    input.reportValidity();
+  });
+  document.addEventListener("submit", function (event) {
+    var inputs = event.target.querySelectorAll("input[type=file][data-max-bytes]");
+    for (var i = 0; i < inputs.length; i++) {
+      if (!photosFit(inputs[i])) {
+        event.preventDefault();
+        inputs[i].reportValidity();
+        return;
+      }
+    }
+  });
+
   function init(root) {
     root.querySelectorAll(".js-only").forEach(function (element) { element.hidden = false; });
     root.querySelectorAll("[data-picker]").forEach(picker);
