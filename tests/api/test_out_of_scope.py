@@ -230,7 +230,7 @@ def elsewhere(world: Any, enterprises: Any) -> dict[str, Any]:
         (world.grid_b11, world.households["HB11-1"]),
     ):
         for category, days in (("dispute", 0), ("assistance", 1)):
-            case_report(
+            case = case_report(
                 actor=None,
                 channel="portal",
                 category=category,
@@ -241,6 +241,9 @@ def elsewhere(world: Any, enterprises: Any) -> dict[str, Any]:
                 reported_at=earlier - datetime.timedelta(days=days),
                 notify=False,
             )
+            # Accepted, at the grid tier where every persona here acts: the records are then
+            # allowed by the workflow, and what answers 404 is the scope alone.
+            Case.objects.filter(pk=case.pk).update(stage="accepted", tier="grid")
     # A failed notification there and one in town A (which the retry must accept).
     for code in (grid.code, world.grid_a11.code):
         Notification.objects.create(

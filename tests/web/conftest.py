@@ -15,6 +15,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from grassroots.accounts.two_factor import otp_required
+from tests.api.conftest import enterprises  # noqa: F401  (a company in each town)
 from tests.cases.conftest import report  # noqa: F401  (cases reported through the service)
 
 LOCALE_DIR = Path(settings.PACKAGE_DIR) / "locale"

@@ -67,3 +67,23 @@ def test_an_administrator_changes_a_time_limit_and_it_is_audited(world: Any, log
     assert category.grid_days == 4
     event = Event.objects.filter(object_type="cases.category").latest("at")
     assert event.changes["grid_days"] == [2, 4]
+
+
+def test_it_shows_the_reporter_masked_as_the_api_does(world: Any, login: Any) -> None:
+    case = case_report(
+        actor=None,
+        channel="hotline",
+        category="environment",
+        description="垃圾桶满溢无人清理",
+        lon=(world.grid_a11.min_lon + world.grid_a11.max_lon) / 2,
+        lat=(world.grid_a11.min_lat + world.grid_a11.max_lat) / 2,
+        reporter_name="欧阳娜娜",
+        reporter_phone="13912345678",
+    )
+    for persona in ("official", "admin", "auditor"):
+        text = login(persona).get(f"/admin/cases/case/{case.pk}/change/").content.decode()
+        assert "欧阳娜娜" not in text and "13912345678" not in text, persona
+        assert "欧***" in text and "139****5678" in text, persona
+    # Nor can the name be found one query-string lookup at a time.
+    response = login("admin").get("/admin/cases/case/", {"reporter_name__startswith": "欧阳"})
+    assert response.status_code == 400

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from grassroots.audit import services as audit
 from grassroots.core.admin_support import ScopedAdminMixin
+from grassroots.core.validators import mask_name, mask_phone
 
 from . import admin_notifications  # noqa: F401  (registers Notification)
 from .models import CalendarDay, Case, CaseEvent, Category, Open311Key
@@ -93,7 +94,20 @@ class CaseAdmin(ScopedAdminMixin, admin.ModelAdmin):
     search_fields = ("=tracking_code", "description", "address")
     date_hierarchy = "reported_at"
     inlines = [CaseEventInline]
-    exclude = ("reporter_phone", "reporter_email")
+    exclude = ("reporter_email",)
+    # Shown masked, as the API shows them; no query-string lookup on them either.
+    private_fields = {
+        "reporter_name": "masked_reporter_name",
+        "reporter_phone": "masked_reporter_phone",
+    }
+
+    @admin.display(description=_("reporter name"))
+    def masked_reporter_name(self, obj: Case) -> str:
+        return mask_name(obj.reporter_name)
+
+    @admin.display(description=_("reporter phone"))
+    def masked_reporter_phone(self, obj: Case) -> str:
+        return mask_phone(obj.reporter_phone)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

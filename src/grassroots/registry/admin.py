@@ -111,7 +111,7 @@ class TaggedForm(forms.ModelForm):
         return join_tags([*self.cleaned_data.get("tags", []), *self._kept_tags])
 
 
-class UnitFollowsForm(TaggedForm):
+class UnitFollowsForm(forms.ModelForm):
     """The village/community of a row follows its grid (or household) when one is chosen."""
 
     unit_source = "grid"
@@ -135,7 +135,7 @@ class UnitFollowsForm(TaggedForm):
         return gettext("Choose a grid or a village/community.")
 
 
-class HouseholdForm(UnitFollowsForm):
+class HouseholdForm(TaggedForm, UnitFollowsForm):
     class Meta:
         model = Household
         fields = (
@@ -153,7 +153,7 @@ class HouseholdForm(UnitFollowsForm):
         help_texts = {"unit": _("Taken from the grid when a grid is chosen.")}
 
 
-class ResidentForm(SealedFieldsForm, UnitFollowsForm):
+class ResidentForm(SealedFieldsForm, TaggedForm, UnitFollowsForm):
     unit_source = "household"
     sealed_fields = {"id_number": mask_id_number, "phone": mask_phone}
 
