@@ -14,6 +14,21 @@ OTP_REQUIRED_ROLES  comma-separated roles that must use two-factor sign-in (defa
 VAR_DIR        where runtime files go (default: ./var in a source checkout, else ./var of cwd)
 IMPORT_MAX_BYTES  largest file an import or upload may be (default 256 MiB: a county of a
                million residents is about 80 MB of CSV)
+IMPORT_MAX_ROWS  data rows a file uploaded for import (API, console) may hold (default 100,000:
+               the largest town or street; `grassroots import` takes any number)
+IMPORT_MAX_COLUMNS  columns holding values an imported file may have (default 256)
+IMPORT_READER_MEMORY, IMPORT_READER_SECONDS  address space (default 1 GiB) and CPU seconds
+               (default 300) of the child process that reads an .xlsx file
+IMPORT_MAX_PROBLEMS_SHOWN  problems an import's answer lists (default 1,000), with their total;
+               `grassroots import --errors OUT` writes every one
+UPLOAD_MAX_BYTES  largest body of any other upload (default 9 photos of CASE_PHOTO_MAX_BYTES, whose
+               default is 10 MiB); each file of it at most CASE_PHOTO_MAX_BYTES
+PORTAL_RATE    requests a minute from one address to the public portal (default 30/m), counted in
+               the database across processes
+OPEN311_KEY_RATE  service requests one Open311 key may send (default 60/m);
+               OPEN311_BAD_KEY_RATE  wrong keys one address may try (default 10/h)
+AXES_FAILURE_LIMIT  wrong passwords before an account is locked for an hour (default 5);
+AXES_ADDRESS_FAILURE_LIMIT  failures on any accounts before a client address is (default 30)
 ASSISTANCE_MAX_YUAN  the most one record of hardship assistance may give (default 50,000)
 NOTIFICATION_BACKENDS  comma-separated: console, email, webhook (default: console)
 NOTIFICATION_WEBHOOK_URL  where the webhook backend POSTs its JSON (an SMS gateway, WeCom relay)
@@ -202,10 +217,16 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "grassroots.accounts.backends.RoleBackend",
 ]
-# Lockout after repeated failures: per account and, separately, per client address.
+# Lockout after repeated failures: an account after AXES_FAILURE_LIMIT wrong passwords; a client
+# address (an office router shared by many) only after AXES_ADDRESS_FAILURE_LIMIT failures on
+# any accounts (accounts/lockout.py), both for an hour.
+AXES_HANDLER = "grassroots.accounts.lockout.AccountAndAddressHandler"
 AXES_FAILURE_LIMIT = env_number("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_ADDRESS_FAILURE_LIMIT = env_number("AXES_ADDRESS_FAILURE_LIMIT", 30, minimum=1)
 AXES_COOLOFF_TIME = 1  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes warns when the address is not a lockout parameter; our handler counts it itself.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_IPWARE_PROXY_COUNT = 1 if env_bool("TRUSTED_PROXY") else 0
 # The API's throttles read the client address the same way (X-Forwarded-For only behind the
@@ -214,6 +235,11 @@ NINJA_NUM_PROXIES = AXES_IPWARE_PROXY_COUNT
 # Requests a minute from one address to the public portal's endpoints (no account: submit,
 # look up, rate, reject), against guessing and flooding.
 PORTAL_RATE = os.environ.get("PORTAL_RATE") or "30/m"
+# Open311 (cases/open311/): service requests one API key may send, and wrong keys one address
+# may send before it is refused for the rest of the window. Counted in the database, like
+# PORTAL_RATE (core/ratelimit.py).
+OPEN311_KEY_RATE = os.environ.get("OPEN311_KEY_RATE") or "60/m"
+OPEN311_BAD_KEY_RATE = os.environ.get("OPEN311_BAD_KEY_RATE") or "10/h"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -307,7 +333,25 @@ REVEAL_DAILY_LIMIT = env_number("REVEAL_DAILY_LIMIT", 100, minimum=0)
 COVERAGE_SAMPLE_SIZE = 20
 # Largest file an import reads (command or upload): bigger ones are refused before reading.
 IMPORT_MAX_BYTES = env_number("IMPORT_MAX_BYTES", 256 * 1024 * 1024, minimum=1)
-# The first handler stops an upload as soon as it passes IMPORT_MAX_BYTES (core/uploads.py).
+# Data rows of a file uploaded for import (the API, the console; not `grassroots import`, whose
+# county-size files hold a million). A town or street of 100,000 residents fits; checking
+# that many rows takes about 10 s and a few hundred MB, as an upload's request or job may.
+IMPORT_MAX_ROWS = env_number("IMPORT_MAX_ROWS", 100_000, minimum=1)
+# Columns holding values in any imported file: ours have about 20; a value past this refuses
+# the file (a crafted .xlsx file names column XFD, the 16,384th).
+IMPORT_MAX_COLUMNS = env_number("IMPORT_MAX_COLUMNS", 256, minimum=1)
+# The child process reading an .xlsx file (core/xlsx.py) may use this much address space and
+# CPU time; past either it ends and the file is refused with the setting's name. A million
+# residents' .xlsx (its texts shared, as Excel writes them) takes about 20 s and 300 MB.
+IMPORT_READER_MEMORY = env_number("IMPORT_READER_MEMORY", 1024**3, minimum=64 * 1024**2)
+IMPORT_READER_SECONDS = env_number("IMPORT_READER_SECONDS", 300, minimum=1)
+# Problems listed in an import's answer (API, console page, command output), first by row;
+# the total is always given.
+IMPORT_MAX_PROBLEMS_SHOWN = env_number("IMPORT_MAX_PROBLEMS_SHOWN", 1000, minimum=1)
+# Any other upload (photos of a case: cases.services.MAX_PHOTOS of them) carries at most this
+# much, each file at most CASE_PHOTO_MAX_BYTES.
+UPLOAD_MAX_BYTES = env_number("UPLOAD_MAX_BYTES", 9 * CASE_PHOTO_MAX_BYTES, minimum=1)
+# The first handler stops an upload as soon as it passes its limit (core/uploads.py).
 FILE_UPLOAD_HANDLERS = [
     "grassroots.core.uploads.LimitedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
