@@ -24,11 +24,18 @@ from pydantic import field_validator
 from grassroots.accounts.models import User
 from grassroots.core import ratelimit
 from grassroots.core.api_support import (
+    ERROR_RESPONSES,
+    GRID_CODE_PATTERN,
+    PLACE_CODE_PATTERN,
+    DateParam,
     ErrorOut,
     Page,
     PageQuery,
     Ref,
+    TextFilter,
     check_grid_code,
+    filter_field,
+    id_field,
     invalid,
     paginate,
     ref,
@@ -202,32 +209,37 @@ def _get(user: User, tracking_code: str) -> Case:
 
 
 class CaseFilters(Schema):
-    scope: str | None = Field(None, description="Unit or grid code: cases under it.")
-    grid: str | None = Field(None, description="Grid code (15 digits).")
-    queue: str | None = Field(
-        None, description="Unit code: the cases waiting in that unit's own queue (in no grid)."
+    scope: TextFilter = filter_field("Unit or grid code: cases under it.", PLACE_CODE_PATTERN)
+    grid: TextFilter = filter_field("Grid code (15 digits).", GRID_CODE_PATTERN)
+    queue: TextFilter = filter_field(
+        "Unit code: the cases waiting in that unit's own queue (in no grid).",
+        r"^(\d{6}|\d{9}|\d{12})?$",
     )
     stage: Stage | None = None
     open: bool | None = Field(None, description="true: cases still waiting for someone.")
-    category: str | None = Field(None, description="Category code, e.g. environment.")
+    category: TextFilter = filter_field("Category code, e.g. environment.")
     tier: Tier | None = None
     overdue: bool | None = Field(None, description="true: open cases past their deadline.")
     mine: bool | None = Field(None, description="true: cases assigned to you.")
-    since: datetime.date | None = Field(None, description="Reported on or after this date.")
-    until: datetime.date | None = Field(None, description="Reported on or before this date.")
+    since: DateParam = Field(None, description="Reported on or after this date (YYYY-MM-DD).")
+    until: DateParam = Field(None, description="Reported on or before this date (YYYY-MM-DD).")
     sort: Literal["due", "-due", "reported", "-reported"] = "-reported"
 
     @field_validator("scope")
     @classmethod
     def _scope(cls, value: str | None) -> str | None:
-        if value is not None and not (value.isdigit() and len(value) in _SCOPE_LENGTHS):
+        if value is not None and not (
+            value.isascii() and value.isdigit() and len(value) in _SCOPE_LENGTHS
+        ):
             raise ValueError("a unit or grid code has 6, 9, 12 or 15 digits")
         return value
 
     @field_validator("queue")
     @classmethod
     def _queue(cls, value: str | None) -> str | None:
-        if value is not None and not (value.isdigit() and len(value) in (6, 9, 12)):
+        if value is not None and not (
+            value.isascii() and value.isdigit() and len(value) in (6, 9, 12)
+        ):
             raise ValueError("a unit code has 6 (county), 9 (town) or 12 (village) digits")
         return value
 
@@ -272,7 +284,9 @@ def list_cases(
 
 class CaseIn(Schema):
     category: str = Field(description="Category code (GET /cases/categories).")
-    description: str
+    description: str = Field(
+        min_length=4, max_length=4000, description="What is the matter (at least 4 characters)."
+    )
     lon: float | None = None
     lat: float | None = None
     address: str = ""
@@ -283,7 +297,7 @@ class CaseIn(Schema):
     )
     reporter_name: str = ""
     reporter_phone: str = ""
-    reporter_household: int | None = Field(None, description="Household id, in your scope.")
+    reporter_household: int | None = id_field("Household id, in your scope.")
 
 
 def _channel_for(user: User, given: str | None) -> str:
@@ -342,6 +356,14 @@ def _unit_above_ok(user: User, unit: str) -> bool:
     return any(code.startswith(unit) for code in user.scope_codes())
 
 
+class StatsQuery(Schema):
+    scope: TextFilter = filter_field(
+        "Unit or grid code in your scope; your whole scope without it.", PLACE_CODE_PATTERN
+    )
+    since: DateParam = Field(None, description="From this day (YYYY-MM-DD).")
+    until: DateParam = Field(None, description="To this day included (YYYY-MM-DD).")
+
+
 @router.get(
     "/cases/stats",
     response=responses(dict[str, Any]),
@@ -349,19 +371,17 @@ def _unit_above_ok(user: User, unit: str) -> bool:
     tags=["cases"],
     summary="Case indicators for a scope and period",
 )
-def case_stats(
-    request: HttpRequest,
-    scope: str | None = None,
-    since: datetime.date | None = None,
-    until: datetime.date | None = None,
-) -> dict[str, Any]:
+def case_stats(request: HttpRequest, params: Query[StatsQuery]) -> dict[str, Any]:
     """The indicators of `grassroots cases stats` for a unit or grid in your scope.
 
     Keys: cases_total, closed, closure_rate, on_time_closure_rate, rework_rate,
     satisfaction_rate, grid_tier_share, avg_hours_by_tier (rates are null without a base).
     """
     user = require_perm(request, "cases.view_case")
-    if scope is not None and not (scope.isdigit() and len(scope) in _SCOPE_LENGTHS):
+    scope, since, until = params.scope, params.since, params.until
+    if scope is not None and not (
+        scope.isascii() and scope.isdigit() and len(scope) in _SCOPE_LENGTHS
+    ):
         invalid("scope", "a unit or grid code has 6, 9, 12 or 15 digits")
     if since and until and since > until:
         invalid("since", "since comes after until")
@@ -497,6 +517,17 @@ def act_on_case(
     operation_id="addCasePhotos",
     tags=["cases"],
     summary="Add progress with photos to a case",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "properties": {"photos": {"minItems": 1, "maxItems": services.MAX_PHOTOS}}
+                    }
+                }
+            }
+        }
+    },
 )
 def add_case_photos(
     request: HttpRequest,
@@ -517,10 +548,22 @@ def add_case_photos(
 
 @router.get(
     "/cases/{tracking_code}/photos/{photo_id}",
-    response={200: bytes, **responses(bytes)},
+    response=ERROR_RESPONSES,
     operation_id="getCasePhoto",
     tags=["cases"],
     summary="Get a photo of a case",
+    # The image itself, not JSON: the document names the types that are stored.
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The image, in the type it was stored as.",
+                "content": {
+                    media: {"schema": {"type": "string", "format": "binary"}}
+                    for media in ("image/jpeg", "image/png", "image/webp", "image/heic")
+                },
+            }
+        }
+    },
 )
 def get_case_photo(request: HttpRequest, tracking_code: str, photo_id: int) -> HttpResponseBase:
     """The image as it was uploaded (its type checked then); 404 outside your scope."""
@@ -582,7 +625,9 @@ def list_categories(request: HttpRequest) -> list[dict[str, Any]]:
 
 class PublicCaseIn(Schema):
     category: str
-    description: str
+    description: str = Field(
+        min_length=4, max_length=4000, description="What is the matter (at least 4 characters)."
+    )
     lon: float | None = None
     lat: float | None = None
     address: str = ""

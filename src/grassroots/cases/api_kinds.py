@@ -23,7 +23,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema
 from ninja.errors import HttpError
 
-from grassroots.core.api_support import ErrorOut, require_perm, responses
+from grassroots.core.api_support import ErrorOut, id_field, require_perm, responses
 from grassroots.core.validators import mask_phone
 
 from . import kinds
@@ -36,7 +36,7 @@ router = Router(tags=["cases"])
 class PartyIn(Schema):
     name: str = Field("", description="Required unless resident_id names a resident.")
     phone: str = Field("", description="Mobile or landline (0598-1234567).")
-    resident_id: int | None = Field(None, description="A resident of the registry in your area.")
+    resident_id: int | None = id_field("A resident of the registry in your area.")
     role: str = Field("", description="E.g. 申请人 (applicant), 被申请人 (respondent).")
 
 
@@ -52,15 +52,17 @@ class ConcludeIn(Schema):
 
 
 class PlanIn(Schema):
-    household_id: int | None = Field(
-        None, description="The household helped, in your area; default the reporter's household."
+    household_id: int | None = id_field(
+        "The household helped, in your area; default the reporter's household."
     )
     plan: str
     follow_up_on: datetime.date | None = Field(None, description="When to follow up (not past).")
 
 
 class GivenIn(Schema):
-    what: str = Field(description="What was given (goods, money, a service).")
+    what: str = Field(
+        min_length=1, max_length=200, description="What was given (goods, money, a service)."
+    )
     amount: decimal.Decimal | None = Field(
         None,
         description="In yuan, from 0 up to the deployment's ASSISTANCE_MAX_YUAN (default 50,000).",

@@ -6,8 +6,9 @@ app routers import only from here, so that they do not depend on each other or o
 
 from __future__ import annotations
 
+import datetime
 import re
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 from django.conf import settings
 from django.db import models
@@ -15,15 +16,16 @@ from django.http import HttpRequest
 from ninja import Field, Schema
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from pydantic import field_validator
+from pydantic import BeforeValidator, WithJsonSchema, field_validator
 
 if TYPE_CHECKING:
     from grassroots.accounts.models import User
 
 _M = TypeVar("_M", bound=models.Model)
 
-_UNIT_CODE = re.compile(r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$")
-_GRID_CODE = re.compile(r"^\d{15}$")
+# ASCII digits: \d would also take other scripts' digits, which no code has.
+_UNIT_CODE = re.compile(r"^([0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})$")
+_GRID_CODE = re.compile(r"^[0-9]{15}$")
 
 
 def auth_user(request: HttpRequest) -> User:
@@ -60,6 +62,63 @@ def check_grid_code(value: str | None) -> str | None:
     if value is not None and not _GRID_CODE.match(value):
         raise ValueError("a grid code has 15 digits")
     return value
+
+
+# --- Query parameters whose document tells the truth ---------------------------------------
+# A filter sent empty (`?grid=`, as an HTML form sends a field left blank) means no filter; the
+# document says so with a pattern that admits the empty string. Dates are ISO dates only: a bare
+# number (`until=0`, which pydantic read as 1970-01-01) is refused. The patterns are for the
+# document; our own validators keep their messages.
+
+UNIT_CODE_PATTERN = r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})?$"
+GRID_CODE_PATTERN = r"^(\d{15})?$"
+PLACE_CODE_PATTERN = r"^(\d{6}|\d{9}|\d{12}|\d{15})?$"
+# The coverage audit also takes a province (2) or city (4) code.
+ANY_PLACE_CODE_PATTERN = r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12}|\d{15})?$"
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+# Some text that is not only spaces, and no NUL.
+SOME_TEXT_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def blank_as_none(value: Any) -> Any:
+    """An empty query parameter is no filter at all."""
+    return None if value == "" else value
+
+
+def iso_date_only(value: Any) -> Any:
+    if value is None or isinstance(value, datetime.date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("a date as YYYY-MM-DD")
+    return value
+
+
+def filter_field(description: str, pattern: str | None = None) -> Any:
+    """A text filter of a list: empty means none; `pattern` documents what it takes."""
+    # Without a pattern of its own: any text but NUL (refused in every address, see
+    # core.middleware.RefuseNulMiddleware).
+    extra: dict[str, Any] = {"pattern": pattern or NO_NUL_PATTERN}
+    return Field(None, description=description + " Empty: no filter.", json_schema_extra=extra)  # type: ignore[arg-type]
+
+
+# The id of a row named in a filter or a body: what a database key can hold (a larger number
+# made SQLite fail with a 500).
+MAX_ID = 2**63 - 1
+
+
+def id_field(description: str, default: Any = None) -> Any:
+    return Field(default, ge=1, le=MAX_ID, description=description)
+
+
+# A filter's text, empty meaning none.
+TextFilter = Annotated[str | None, BeforeValidator(blank_as_none)]
+# A date in a query: YYYY-MM-DD only.
+DateParam = Annotated[
+    datetime.date | None,
+    BeforeValidator(iso_date_only),
+    WithJsonSchema({"type": "string", "format": "date"}),
+]
 
 
 class FieldError(Schema):
@@ -107,6 +166,7 @@ class PageQuery(Schema):
         settings.API_PAGE_SIZE,
         ge=1,
         description=f"Items per page, at most {settings.API_MAX_PAGE_SIZE}.",
+        json_schema_extra={"maximum": settings.API_MAX_PAGE_SIZE},
     )
 
     @field_validator("page_size")

@@ -21,13 +21,20 @@ from pydantic import field_validator
 
 from grassroots.accounts.models import User
 from grassroots.core.api_support import (
+    ANY_PLACE_CODE_PATTERN,
+    GRID_CODE_PATTERN,
+    SOME_TEXT_PATTERN,
+    UNIT_CODE_PATTERN,
     ErrorOut,
     Page,
     PageQuery,
     Ref,
+    TextFilter,
     auth_user,
     check_grid_code,
     check_unit_code,
+    filter_field,
+    id_field,
     invalid,
     paginate,
     ref,
@@ -129,8 +136,8 @@ class EnterprisePage(Page):
 class TerritoryFilters(Schema):
     """The `grid` and `unit` filters shared by registry lists."""
 
-    grid: str | None = Field(None, description=_GRID_HELP)
-    unit: str | None = Field(None, description=_UNIT_HELP)
+    grid: TextFilter = filter_field(_GRID_HELP, GRID_CODE_PATTERN)
+    unit: TextFilter = filter_field(_UNIT_HELP, UNIT_CODE_PATTERN)
 
     @field_validator("grid")
     @classmethod
@@ -144,28 +151,25 @@ class TerritoryFilters(Schema):
 
 
 class HouseholdFilters(TerritoryFilters):
-    tag: str | None = Field(None, description=_TAG_HELP)
-    q: str | None = Field(None, description="Start of the household code, or part of the address.")
+    tag: TextFilter = filter_field(_TAG_HELP)
+    q: TextFilter = filter_field("Start of the household code, or part of the address.")
 
 
 class ResidentFilters(TerritoryFilters):
-    tag: str | None = Field(None, description=_TAG_HELP)
-    household: int | None = Field(None, description="Household id.")
+    tag: TextFilter = filter_field(_TAG_HELP)
+    household: int | None = id_field("Household id.")
     current: bool | None = Field(
         None, description="true: only current residents; false: only moved out or deceased."
     )
-    q: str | None = Field(
-        None,
-        description=(
-            "Name (simplified or traditional characters), full pinyin, pinyin initials, "
-            "or the last 4 or more characters of the ID number."
-        ),
+    q: TextFilter = filter_field(
+        "Name (simplified or traditional characters), full pinyin, pinyin initials, "
+        "or the last 4 or more characters of the ID number."
     )
 
 
 class EnterpriseFilters(TerritoryFilters):
-    industry: str | None = Field(None, description="Industry, exactly as registered.")
-    q: str | None = Field(None, description="Part of the name, or the full credit code.")
+    industry: TextFilter = filter_field("Industry, exactly as registered.")
+    q: TextFilter = filter_field("Part of the name, or the full credit code.")
 
 
 # Rendering
@@ -298,7 +302,7 @@ def get_resident(request: HttpRequest, resident_id: int) -> dict[str, Any]:
 class RevealIn(Schema):
     field: Literal["id_number", "phone"] = Field(description="The field to reveal.")
     reason: str = Field(
-        min_length=1,
+        min_length=4,
         max_length=500,
         description="Why you need the full value (at least 4 characters); recorded.",
     )
@@ -406,6 +410,22 @@ class SearchOut(Schema):
     )
 
 
+class SearchQuery(Schema):
+    q: str = Field(
+        min_length=1,
+        max_length=50,
+        json_schema_extra={"pattern": SOME_TEXT_PATTERN},
+        description=(
+            "Residents by name (traditional characters match simplified ones), full pinyin, "
+            "pinyin initials (赵光菊: zgj) or the last 4+ characters of the ID number; "
+            "households by code or address; enterprises by name or credit code."
+        ),
+    )
+    limit: int = Field(
+        SEARCH_LIMIT, ge=1, le=SEARCH_MAX_LIMIT, description="Matches shown per kind."
+    )
+
+
 @router.get(
     "/search",
     response=responses(SearchOut),
@@ -413,26 +433,12 @@ class SearchOut(Schema):
     tags=["search"],
     summary="Search the registry",
 )
-def search(
-    request: HttpRequest,
-    q: str = Query(
-        ...,
-        min_length=1,
-        max_length=50,
-        description=(
-            "Residents by name (traditional characters match simplified ones), full pinyin, "
-            "pinyin initials (赵光菊: zgj) or the last 4+ characters of the ID number; "
-            "households by code or address; enterprises by name or credit code."
-        ),
-    ),
-    limit: int = Query(
-        SEARCH_LIMIT, ge=1, le=SEARCH_MAX_LIMIT, description="Matches shown per kind."
-    ),
-) -> dict[str, Any]:
+def search(request: HttpRequest, params: Query[SearchQuery]) -> dict[str, Any]:
     """Matches in your scope of each kind your role may view: the count and the first few."""
     user = auth_user(request)
     if not any(user.has_perm(f"registry.view_{kind}") for kind in SEARCHABLE):
         raise HttpError(403, "Your role may not view the registry")
+    q, limit = params.q, params.limit
     if not q.strip():
         invalid("q", "the search text is empty")
     result = registry_search(user=user, query=q, limit=limit)
@@ -480,6 +486,14 @@ class CoverageOut(Schema):
     samples: CoverageSamples
 
 
+class CoverageQuery(Schema):
+    scope: TextFilter = filter_field(
+        "A unit or grid code inside your scope (without it, your whole scope). "
+        "A code outside your scope answers 404.",
+        ANY_PLACE_CODE_PATTERN,
+    )
+
+
 @router.get(
     "/audit/coverage",
     response=responses(CoverageOut),
@@ -487,18 +501,10 @@ class CoverageOut(Schema):
     tags=["audit"],
     summary="Coverage audit (格不漏户、户不漏人)",
 )
-def coverage_audit(
-    request: HttpRequest,
-    scope: str | None = Query(
-        None,
-        description=(
-            "A unit or grid code inside your scope (default: your whole scope). "
-            "A code outside your scope answers 404."
-        ),
-    ),
-) -> dict[str, Any]:
+def coverage_audit(request: HttpRequest, params: Query[CoverageQuery]) -> dict[str, Any]:
     """Households outside grids, residents outside households and the other coverage gaps."""
     user = require_perm(request, "registry.view_coverage")
+    scope = params.scope
     if scope is None:
         return coverage_report(Scope.for_user(user)).as_dict()
     if not (scope.isascii() and scope.isdigit() and len(scope) in SCOPE_CODE_LENGTHS):

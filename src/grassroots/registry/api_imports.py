@@ -24,8 +24,11 @@ from pydantic import field_validator
 
 from grassroots.core.api_support import (
     ERROR_RESPONSES,
+    UNIT_CODE_PATTERN,
     ErrorOut,
+    TextFilter,
     check_unit_code,
+    filter_field,
     invalid,
     require_perm,
 )
@@ -39,12 +42,10 @@ router = Router()
 
 class ImportQuery(Schema):
     dry_run: bool = Field(True, description="true (the default): check every row, write nothing.")
-    unit: str | None = Field(
-        None,
-        description=(
-            "Village or community code for rows without a grid or household (like --unit). "
-            "A unit that does not exist or lies outside your scope is refused with 422."
-        ),
+    unit: TextFilter = filter_field(
+        "Village or community code for rows without a grid or household (like --unit). "
+        "A unit that does not exist or lies outside your scope is refused with 422.",
+        UNIT_CODE_PATTERN,
     )
 
     @field_validator("unit")

@@ -10,10 +10,13 @@ from ninja import Field, Query, Router, Schema
 from pydantic import WithJsonSchema, field_validator
 
 from grassroots.core.api_support import (
+    UNIT_CODE_PATTERN,
     Page,
     PageQuery,
     Ref,
+    TextFilter,
     check_unit_code,
+    filter_field,
     paginate,
     ref,
     require_perm,
@@ -50,7 +53,9 @@ class UnitPage(Page):
 
 
 class UnitFilters(Schema):
-    parent: str | None = Field(None, description="Code of the parent unit: its direct children.")
+    parent: TextFilter = filter_field(
+        "Code of the parent unit: its direct children.", UNIT_CODE_PATTERN
+    )
     level: Unit.Level | None = Field(None, description="Only units of this level.")
 
     @field_validator("parent")
@@ -140,12 +145,10 @@ class GridFeatureCollection(Schema):
 
 
 class GridFilters(Schema):
-    unit: str | None = Field(
-        None,
-        description=(
-            "Unit code (county, town or village): grids anywhere under it. "
-            "A unit outside your scope gives an empty collection."
-        ),
+    unit: TextFilter = filter_field(
+        "Unit code (county, town or village): grids anywhere under it. "
+        "A unit outside your scope gives an empty collection.",
+        UNIT_CODE_PATTERN,
     )
 
     @field_validator("unit")
