@@ -335,3 +335,64 @@ def render_web(results: list[dict[str, Any]], info: dict[str, str], command: str
             ]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
+
+
+# --- Hostile and oversized uploads (bench/uploads.py) --------------------------------------------
+
+UPLOADS_START = "<!-- bench-uploads:start (written by bench/run.py; edit outside these markers) -->"
+UPLOADS_END = "<!-- bench-uploads:end -->"
+UPLOADS_HEADING = "## Hostile and oversized uploads: latest figures"
+# Targets (issue 11): the process survives and stays small; an answer lists at most the first
+# IMPORT_MAX_PROBLEMS_SHOWN problems.
+ADDED_MB_TARGET, ANSWER_KB_TARGET = 300, 200
+
+
+def render_uploads(r: dict[str, Any], info: dict[str, str], command: str) -> str:
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if "skipped" in r:
+        return f"Run {when}: {r['skipped']}."
+    base = r["baseline_csv"]
+    names = {
+        "far_corner": "far corner (.xlsx, A1 and XFD1048576)",
+        "sparse": "200,000 sparse rows (.xlsx)",
+        "at_cap": f"{r['at_cap_rows']:,} rows at the row cap, every one with problems (.xlsx)",
+        "baseline_csv": "baseline: the same rows as CSV",
+    }
+    lines = [
+        f"Run {when} on {info.get('CPU', '?')}, {info.get('memory', '?')}; `{command}`.",
+        "",
+        "Each upload is a dry run of `POST /api/v1/imports/residents` by a town official, in a "
+        "process of its own; memory is what the request added to the process's peak.",
+        "",
+        "| upload | file | answer | time | ÷ CSV | memory added | answer size |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, label in names.items():
+        f = r.get(key, {})
+        if "failed" in f:
+            lines.append(f"| {label} | — | the process ended ({f['failed']}) | | | | |")
+            continue
+        answer = f"{f['status']}"
+        if f.get("problem_count"):
+            answer += f", {f['problems_listed']:,} of {f['problem_count']:,} problems listed"
+        elif f.get("detail"):
+            answer += f": {f['detail'].split(': ', 2)[-1]}"
+        ratio = _ratio(f["seconds"], base["seconds"]) if key != "baseline_csv" else "1.0×"
+        added = f"{f['added_mb']:.0f} MB"
+        if f["added_mb"] > ADDED_MB_TARGET:
+            added += " (over target)"
+        size = f"{f['answer_bytes'] / 1024:.1f} KB"
+        if f["answer_bytes"] / 1024 > ANSWER_KB_TARGET:
+            size += " (over target)"
+        lines.append(
+            f"| {label} | {f['file_bytes'] / 1024:,.0f} KB | {answer} | {_s(f['seconds'])} "
+            f"| {ratio} | {added} | {size} |"
+        )
+    lines += [
+        "",
+        f"Targets: the process survives every file; at most {ADDED_MB_TARGET} MB added and "
+        f"{ANSWER_KB_TARGET} KB of answer per upload. Before issue 11 the far-corner file "
+        "aborted the process (SIGABRT) and 200,000 sparse rows added about 490 MB and answered "
+        "29 MB.",
+    ]
+    return "\n".join(lines)

@@ -76,8 +76,8 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["residents", "cases", "web"],
-        help="run one benchmark (default: all three)",
+        choices=["residents", "cases", "web", "uploads"],
+        help="run one benchmark (default: all four)",
     )
     parser.add_argument(
         "--engine",
@@ -191,6 +191,18 @@ def main() -> int:
                 report.WEB_HEADING,
             )
             print(f"written to {path.relative_to(ROOT)}")
+    if args.only in (None, "uploads"):
+        text = report.render_uploads(uploads_bench(), info, command)
+        texts.append(text)
+        if not args.no_docs:
+            path = report.write_docs(
+                ROOT / "docs" / "performance.md",
+                text,
+                report.UPLOADS_START,
+                report.UPLOADS_END,
+                report.UPLOADS_HEADING,
+            )
+            print(f"written to {path.relative_to(ROOT)}")
     print()
     print("\n\n".join(texts))
     return 0
@@ -236,6 +248,19 @@ def cases_bench(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         done = subprocess.run(command, cwd=ROOT, check=False)
         if done.returncode != 0 or not out.exists():
             return {"engine": engine, "skipped": f"bench/cases.py failed ({done.returncode})"}
+        figures: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+        return figures
+
+
+def uploads_bench() -> dict[str, Any]:
+    """bench/uploads.py: hostile and oversized spreadsheets through the import API."""
+    print("grassroots bench: hostile and oversized uploads", flush=True)
+    with tempfile.TemporaryDirectory(prefix="grassroots-bench-figures-") as tmp:
+        out = Path(tmp) / "uploads.json"
+        command = [sys.executable, str(ROOT / "bench" / "uploads.py"), "--out", str(out)]
+        done = subprocess.run(command, cwd=ROOT, check=False)
+        if done.returncode != 0 or not out.exists():
+            return {"skipped": f"bench/uploads.py failed ({done.returncode})"}
         figures: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
         return figures
 
