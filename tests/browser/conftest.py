@@ -2,7 +2,7 @@
 
 Chromium comes from the distribution (`apt-get install chromium`, done by `make test` and
 `.ci/run`); Playwright's own browser download is never used. Each journey saves screenshots at
-phone (360 px) and desktop (1440 px) widths under var/screenshots/<journey>/.
+phone (390 px) and desktop (1440 px) widths under var/screenshots/<journey>/.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.web.conftest import compile_messages, verify_two_factor
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(settings.VAR_DIR) / "screenshots"
-WIDTHS = {"phone": {"width": 360, "height": 780}, "desktop": {"width": 1440, "height": 900}}
+WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1440, "height": 900}}
 # Flags for a closed network: no background calls home, no component updates.
 CHROMIUM_ARGS = [
     "--no-sandbox",

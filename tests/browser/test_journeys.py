@@ -3,7 +3,7 @@
 a resident submits a request on a phone and tracks it; the grid worker accepts it, adds
 progress with a note and a photo, and marks it handled; a dispatcher escalates another request;
 the town official's dashboard counts both; an official of another town cannot open them.
-Screenshots at 360 px and 1440 px go to var/screenshots/journeys/.
+Screenshots at 390 px and 1440 px go to var/screenshots/journeys/.
 """
 
 from __future__ import annotations

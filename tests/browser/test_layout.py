@@ -1,4 +1,4 @@
-"""Every page of every menu, for each kind of user, at 360 px and 1440 px: it loads, runs no
+"""Every page of every menu, for each kind of user, at 390 px and 1440 px: it loads, runs no
 failing script, fits the screen without sideways scrolling, and labels every form control."""
 
 from __future__ import annotations

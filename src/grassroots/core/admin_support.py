@@ -212,7 +212,9 @@ class ScopedAdminMixin:
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = super().get_fields(request, obj)  # type: ignore[misc]
-        return self._mask_when_read_only(request, obj, fields)
+        # Django appends the read-only displays after the form's fields: a masked display
+        # already swapped in for its field is not shown a second time at the end.
+        return list(dict.fromkeys(self._mask_when_read_only(request, obj, fields)))
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)  # type: ignore[misc]
