@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 from typing import Any
 
@@ -103,3 +104,21 @@ def user(username: str, role: str, *scope: str, **extra: Any) -> User:
         for code in scope:
             GridAssignment.objects.create(user=u, grid=Grid.objects.get(code=code))
     return u
+
+
+class CountingStream:
+    """A request body that counts the bytes read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = io.BytesIO(data)
+        self.read_bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.data.read(size)
+        self.read_bytes += len(chunk)
+        return chunk
+
+    def readline(self, size: int = -1) -> bytes:
+        line = self.data.readline(size)
+        self.read_bytes += len(line)
+        return line

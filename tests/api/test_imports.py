@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.wsgi import LimitedStream
@@ -14,6 +12,7 @@ from grassroots.registry import api_imports
 from grassroots.registry.models import Household, Resident
 from tests import factories as f
 from tests.core.xlsx_files import far_corner
+from tests.factories import CountingStream
 
 from .conftest import API, body
 
@@ -310,24 +309,6 @@ def test_it_refuses_an_oversize_file_that_another_upload_handler_let_through(
     assert body(response) == {
         "detail": "The upload is larger than the import limit of 1000 B (IMPORT_MAX_BYTES)"
     }
-
-
-class CountingStream:
-    """A request body that counts the bytes read from it."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = io.BytesIO(data)
-        self.read_bytes = 0
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self.data.read(size)
-        self.read_bytes += len(chunk)
-        return chunk
-
-    def readline(self, size: int = -1) -> bytes:
-        line = self.data.readline(size)
-        self.read_bytes += len(line)
-        return line
 
 
 def request_with_upload(size: int):

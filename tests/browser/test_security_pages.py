@@ -14,6 +14,7 @@ from django.test import override_settings
 
 from grassroots.cases import services as s
 from grassroots.web.models import ImportJob, ImportProblem
+from tests.cases.factories import merged_pair
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -25,35 +26,9 @@ def _centre(grid):
     return ((grid.min_lon + grid.max_lon) / 2, (grid.min_lat + grid.max_lat) / 2)
 
 
-def _merged(world):
-    lon, lat = _centre(world.grid_a11)
-    main = s.case_report(
-        actor=None,
-        channel="portal",
-        category="environment",
-        description="李四家门口路灯坏了，电话13800138000",
-        lon=lon,
-        lat=lat,
-        address="水东路12号",
-        reporter_name="李四",
-        reporter_phone="13800138000",
-    )
-    dup = s.case_report(
-        actor=None,
-        channel="portal",
-        category="environment",
-        description="这里的路灯不亮，晚上很黑",
-        lon=lon,
-        lat=lat,
-        reporter_phone=PHONE,
-    )
-    s.case_merge(dup, actor=world.users["dispatcher"], main=main)
-    return main, dup
-
-
 @pytest.mark.parametrize(("language", "width"), LANGUAGES)
 def test_a_merged_reporter_sees_only_their_own_report(visit, world, language, width):
-    main, dup = _merged(world)
+    main, dup = merged_pair(world, PHONE)
     resident = visit(width=width, language=language)
     resident.go("/portal/track/")
     resident.page.fill("#id_tracking_code", dup.tracking_code)

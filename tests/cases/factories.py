@@ -50,3 +50,31 @@ def case(
         reporter_household=household,
         **extra,
     )
+
+
+def merged_pair(world: Any, phone: str) -> tuple[Case, Case]:
+    """(main, duplicate): another person's request, with their name, phone and address in it,
+    and a request reported with `phone` at the same place, merged into it by the dispatcher.
+    Through the services, as the portal would see them."""
+    from grassroots.cases import services
+
+    grid = world.grid_a11
+    place = {
+        "actor": None,
+        "channel": "portal",
+        "category": "environment",
+        "lon": (grid.min_lon + grid.max_lon) / 2,
+        "lat": (grid.min_lat + grid.max_lat) / 2,
+    }
+    main = services.case_report(
+        **place,
+        description="李四家门口路灯坏了，电话13800138000",
+        address="水东路12号",
+        reporter_name="李四",
+        reporter_phone="13800138000",
+    )
+    duplicate = services.case_report(
+        **place, description="这里的路灯不亮，晚上很黑", reporter_phone=phone
+    )
+    services.case_merge(duplicate, actor=world.users["dispatcher"], main=main)
+    return main, duplicate

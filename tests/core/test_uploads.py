@@ -3,7 +3,6 @@ case's photos) nine photos' worth and one photo's worth per file, stopped while 
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pytest
@@ -13,26 +12,9 @@ from django.test import RequestFactory
 
 from grassroots.cases.services import MAX_PHOTOS
 from grassroots.core.uploads import LimitedUploadHandler, UploadTooLarge
+from tests.factories import CountingStream
 
 KIB = 1024
-
-
-class CountingStream:
-    """A request body that counts the bytes read from it."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = io.BytesIO(data)
-        self.read_bytes = 0
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self.data.read(size)
-        self.read_bytes += len(chunk)
-        return chunk
-
-    def readline(self, size: int = -1) -> bytes:
-        line = self.data.readline(size)
-        self.read_bytes += len(line)
-        return line
 
 
 def posted(path: str, *sizes: int) -> tuple[Any, CountingStream, int]:

@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from grassroots.cases import services as s
 from grassroots.cases.models import Case, CasePhoto, Stage
+from tests.cases.factories import merged_pair
 
 PHONE = "13912345678"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -302,28 +303,7 @@ def test_the_portal_pages_count_in_one_place_for_every_process(visitor, world, s
 
 def test_a_merged_request_shows_its_own_report_and_the_status_of_the_other(visitor, world):
     u = world.users
-    lon, lat = centre(world.grid_a11)
-    main = s.case_report(
-        actor=None,
-        channel="portal",
-        category="environment",
-        description="李四家门口路灯坏了，电话13800138000",
-        lon=lon,
-        lat=lat,
-        address="水东路12号",
-        reporter_name="李四",
-        reporter_phone="13800138000",
-    )
-    dup = s.case_report(
-        actor=None,
-        channel="portal",
-        category="environment",
-        description="这里的路灯不亮",
-        lon=lon,
-        lat=lat,
-        reporter_phone=PHONE,
-    )
-    s.case_merge(dup, actor=u["dispatcher"], main=main)
+    main, dup = merged_pair(world, PHONE)
     look_up(visitor, dup.tracking_code)
     html = visitor.get(reverse("portal:track")).content.decode()
     assert dup.tracking_code in html and "这里的路灯不亮" in html
