@@ -109,3 +109,44 @@ def test_it_refuses_an_unknown_scope(world):
         assert str(exc) == "--scope: no unit or grid with code 999"
     else:
         raise AssertionError("expected a CommandError")
+
+
+def test_the_duplicate_query_names_an_index_that_exists(world):
+    """The raw query of duplicate ID numbers names its index on SQLite: renaming the index
+    without the query must fail here, not make the audit slow (or fail) in production."""
+    from django.db import connection
+
+    from grassroots.core.scoping import Scope
+    from grassroots.registry import coverage
+    from grassroots.registry.models import Resident
+
+    names = {index.name for index in Resident._meta.indexes}
+    assert coverage.CURRENT_ID_INDEX in names
+    index = next(i for i in Resident._meta.indexes if i.name == coverage.CURRENT_ID_INDEX)
+    assert list(index.fields) == ["id_hash", "scope_code"]
+    sql, params = coverage._duplicated_hashes(Scope.of("350426100"))
+    if connection.vendor == "sqlite":
+        assert f'INDEXED BY "{coverage.CURRENT_ID_INDEX}"' in sql
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            plan = " ".join(str(row) for row in cursor.fetchall())
+        assert coverage.CURRENT_ID_INDEX in plan
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        assert cursor.fetchall() == []
+    assert coverage._duplicated_hashes(Scope.nothing()) is None
+
+
+def test_the_duplicate_query_keeps_to_its_scope(world):
+    from grassroots.core.scoping import Scope
+    from grassroots.registry.coverage import coverage_report
+    from tests import factories as f
+
+    twin = world.residents["赵光菊"]
+    f.resident("赵光菊", world.households["HB11-1"], number=twin.id_number, relation="other")
+    assert coverage_report(Scope.everything()).counts["duplicate_id_numbers"] == 1
+    assert coverage_report(Scope.of("350426100")).counts["duplicate_id_numbers"] == 0
+    assert (
+        coverage_report(Scope.of("350426100001001", "350426101")).counts["duplicate_id_numbers"]
+        == 1
+    )

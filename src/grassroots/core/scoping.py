@@ -83,6 +83,24 @@ class Scope:
                 condition |= Q(**{f"{field}__gte": code, f"{field}__lt": upper})
         return condition
 
+    def sql(self, column: str) -> tuple[str, list[str]]:
+        """The same filter as `q` as a WHERE fragment and its parameters, for the few raw
+        queries (`column` is quoted by the caller)."""
+        if self.codes is None:
+            return "1 = 1", []
+        if not self.codes:
+            return "1 = 0", []
+        parts, params = [], []
+        for code in self.codes:
+            upper = code_upper_bound(code)
+            if upper is None:
+                parts.append(f"{column} LIKE %s")
+                params.append(code + "%")
+            else:
+                parts.append(f"({column} >= %s AND {column} < %s)")
+                params += [code, upper]
+        return " OR ".join(parts), params
+
     def contains(self, code: str | None) -> bool:
         if self.codes is None:
             return True
