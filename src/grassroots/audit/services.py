@@ -282,10 +282,6 @@ def record_many(
     )
 
 
-def in_transaction() -> bool:
-    return transaction.get_connection().in_atomic_block
-
-
 def record_created_rows(
     model: type[models.Model],
     masked: Iterable[tuple[int, str, str, str, str, str]],
