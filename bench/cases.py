@@ -17,10 +17,11 @@ rebuilt), writes their timelines with one INSERT … SELECT per kind of step, th
 - `open_cases_of_grid()` for the grid with the most open cases (first run and best of 5);
   baseline: the same call with the partial index `case_open_by_scope` dropped (inside a
   transaction that is rolled back);
-- `sweep()` with exactly 1% of the cases overdue (set A, at `now`), as the product runs it, then
-  again at the same `now` (idempotence: nothing to do), then `sweep(notify=False)` over a second
-  1% (set B, due within the hour after `now`); baselines over a third 1% (set C, due in the hour
-  after that), each rolled back: one ORM `.update()` of the same kind of rows without events and
+- `sweep()` with exactly 1% of the cases past their tier's deadline (set A, at `now`; those
+  at their first tier pass their due date too), as the product runs it, then again at the same
+  `now` (idempotence: nothing to do), then `sweep(notify=False)` over a second 1% (set B, tier
+  deadline within the hour after `now`); baselines over a third 1% (set C, in the hour after
+  that), each rolled back: one ORM `.update()` of the same kind of rows without events and
   buckets (the floor), and a per-case loop (read, save, event, bucket delta) timed on 2,000 cases
   and extrapolated.
 The statements of the timed sweeps are timed one by one (a wrapper around the cursor) and
@@ -243,8 +244,8 @@ class County:
         from grassroots.demo.files import write_grids, write_units
         from grassroots.demo.generator import County as DemoCounty
         from grassroots.demo.generator import _build_territory
+        from grassroots.territory.imports import import_grids, import_units
         from grassroots.territory.models import Grid, Unit
-        from grassroots.territory.services import import_grids, import_units
 
         units, grids = _build_territory(COUNTY_HOUSEHOLDS, seed)
         demo = DemoCounty(households=COUNTY_HOUSEHOLDS, seed=seed, units=units, grids=grids)
@@ -496,8 +497,8 @@ class Generator:
             np.minimum(72 * HOUR, (now - 30 - closed_at) * rng.random(b))
         ).astype(np.int64)
         due = tier_started + (limit[np.arange(b), final] * HOUR).astype(np.int64)
-        # Open cases: set A is overdue at now, set B falls due in the hour after now, set C in
-        # the hour after that, every other open case later.
+        # Open cases: set A's tier deadline passed at now, set B's falls in the hour after now,
+        # set C's in the hour after that, every other open case's later.
         room = np.maximum(now - 60 - tier_started, 0)
         due_open = np.select(
             [oset == 1, oset == 2, oset == 3],
@@ -508,7 +509,11 @@ class Generator:
             ],
             now + 3 * HOUR + (rng.random(b) * np.where(urgent, DAY, 10 * DAY)).astype(np.int64),
         )
-        due = np.where(is_open, due_open, due)
+        tier_due = np.where(is_open, due_open, due)
+        # The case's due date: its first tier's limit from the report, the promise made at
+        # intake; the same moment as the tier's deadline while the case is at its first tier.
+        promise = rep + (limit[np.arange(b), first] * HOUR).astype(np.int64)
+        promise = np.where(k == 0, tier_due, promise)
 
         stage_index = rng.choice(6, b, p=np.array(OPEN_STAGE_WEIGHTS) / sum(OPEN_STAGE_WEIGHTS))
         stage = np.where(
@@ -520,9 +525,11 @@ class Generator:
                 np.where(merged, "merged", np.where(rated, "rated", "closed")),
             ),
         )
-        missed = np.where(done | is_open, (k > 0) & auto, False) | (done & (rng.random(b) < 0.03))
+        # The sweep marked the due date passed while the case was open (a first-tier case of the
+        # three sets waits for the sweep that escalates it, which marks it too).
+        missed = np.where(is_open, (k > 0) & (promise <= now), closed_at > promise)
         deferred = (done | is_open) & (rng.random(b) < 0.03)
-        closed_on_time = np.where(done, ~missed & (handled_at <= due), None)
+        closed_on_time = np.where(done, ~missed & (handled_at <= promise), None)
 
         grid_ids = np.where(queued, 0, c.grid_ids[grid])
         scope = np.where(queued, c.queue_codes[queue], c.grid_codes[grid])
@@ -617,8 +624,10 @@ class Generator:
             ).tolist(),
             "tier": tier_names[final].tolist(),
             "tier_started_at": self.times(tier_started),
-            "due_at": self.times(due),
+            "due_at": self.times(promise),
             "due_fallback": [False] * b,
+            "tier_due_at": self.times(tier_due),
+            "tier_due_fallback": [False] * b,
             "missed_deadline": missed.tolist(),
             "deferred": deferred.tolist(),
             "overdue_at": [None] * b,
@@ -873,44 +882,27 @@ def short(sql: str, width: int = 160) -> str:
 
 def sums_from_cases(code: str) -> dict[str, Any]:
     """Baseline: the indicators' counts straight from the cases under `code`, with one
-    aggregate query (the definitions of stats.bucket_rows_from_cases, without the grouping),
-    as the indicator keys they feed."""
-    from django.db.models import Count, Q, Sum
-
-    from grassroots.cases.models import DONE_STAGES, OPEN_STAGES, Case
+    aggregate query (stats.bucket_aggregates, without the grouping), as the indicator keys they
+    feed (stats.rates)."""
+    from grassroots.cases import stats
+    from grassroots.cases.models import Case
     from grassroots.core.scoping import Scope
 
-    closed = Q(stage__in=list(DONE_STAGES))
-    due = closed | Q(missed_deadline=True, stage__in=list(OPEN_STAGES))
-    aggregates: dict[str, Any] = {
-        "total": Count("id"),
-        "rejected": Count("id", filter=Q(stage="rejected")),
-        "merged": Count("id", filter=Q(stage="merged")),
-        "closed": Count("id", filter=closed),
-        "closed_on_time": Count("id", filter=closed & Q(closed_on_time=True, deferred=False)),
-        "due": Count("id", filter=due),
-        "deferred": Count("id", filter=due & Q(deferred=True)),
-        "reworked": Count("id", filter=closed & Q(reworks__gt=0)),
-        "rated": Count("id", filter=Q(rating__isnull=False)),
-        "satisfied": Count("id", filter=Q(rating__gte=4)),
-        "settled_at_grid": Count("id", filter=closed & Q(handled_tier="grid")),
-    }
-    for tier in TIERS:
-        aggregates[f"spans_{tier}"] = Count("id", filter=closed & Q(**{f"hours_{tier}__gt": 0}))
-        aggregates[f"hours_{tier}"] = Sum(f"hours_{tier}", filter=closed, default=0.0)
-    s = Case.objects.filter(Scope.of(code).q("scope_code")).aggregate(**aggregates)
-
-    def rate(part: float, whole: float) -> float | None:
-        return round(part / whole, 4) if whole > 0 else None
-
+    s = Case.objects.filter(Scope.of(code).q("scope_code")).aggregate(**stats.bucket_aggregates())
+    rates = stats.rates(s)
     return {
-        "cases_total": s["total"] - s["merged"],
+        "cases_total": stats.cases_total(s),
         "closed": s["closed"],
         "rejected": s["rejected"],
-        "on_time_closure_rate": rate(s["closed_on_time"], s["due"] - s["deferred"]),
-        "rework_rate": rate(s["reworked"], s["closed"]),
-        "satisfaction_rate": rate(s["satisfied"], s["rated"]),
-        "grid_tier_share": rate(s["settled_at_grid"], s["closed"]),
+        **{
+            k: rates[k]
+            for k in (
+                "on_time_closure_rate",
+                "rework_rate",
+                "satisfaction_rate",
+                "grid_tier_share",
+            )
+        },
     }
 
 
@@ -1029,8 +1021,8 @@ def naive_sweep(ids: list[int], now: datetime.datetime) -> None:
     """What a sweep without set-wise statements does: each case read, saved, given its event
     and its bucket delta (three to four statements per case)."""
     from grassroots.cases import stats
+    from grassroots.cases.deadlines import deadline_for
     from grassroots.cases.models import Case, CaseEvent, next_tier
-    from grassroots.cases.services import deadline_for
     from grassroots.cases.workdays import WorkingCalendar
 
     cal = WorkingCalendar()
@@ -1043,10 +1035,12 @@ def naive_sweep(ids: list[int], now: datetime.datetime) -> None:
         else:
             spent = (now - case.tier_started_at).total_seconds() / 3600
             setattr(case, f"hours_{case.tier}", getattr(case, f"hours_{case.tier}") + spent)
-            case.due_at, case.due_fallback = deadline_for(case.category, up, case.urgent, now, cal)
+            case.tier_due_at, case.tier_due_fallback = deadline_for(
+                case.category, up, case.urgent, now, cal
+            )
             case.tier, case.tier_started_at, case.assignee_id = up, now, None
             case.escalations += 1
-        case.missed_deadline = True
+        case.missed_deadline = case.missed_deadline or case.is_overdue(now)
         case.version += 1
         case.save()
         CaseEvent.objects.create(
@@ -1146,7 +1140,7 @@ def measure_sweep(gen: Generator, county: County, figures: dict[str, Any]) -> No
     one("b_quiet", t_b, False, f"set B ({expected:,} overdue), notify=False")
 
     # Baselines over set C (due between t_b and t_c), each rolled back.
-    late = Case.objects.filter(is_open=True, due_at__lte=t_c, overdue_at__isnull=True)
+    late = Case.objects.filter(is_open=True, tier_due_at__lte=t_c, overdue_at__isnull=True)
     up = When_(
         When(tier="grid", then=Value("village")),
         When(tier="village", then=Value("town")),
@@ -1157,7 +1151,7 @@ def measure_sweep(gen: Generator, county: County, figures: dict[str, Any]) -> No
         seconds, n = timed(
             lambda: late.update(
                 tier=up,
-                due_at=t_c + datetime.timedelta(days=3),
+                tier_due_at=t_c + datetime.timedelta(days=3),
                 tier_started_at=t_c,
                 missed_deadline=True,
                 escalations=F("escalations") + 1,

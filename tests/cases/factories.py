@@ -45,6 +45,7 @@ def case(
         tier=extra.pop("tier", "grid"),
         tier_started_at=at,
         due_at=at + datetime.timedelta(days=3),
+        tier_due_at=at + datetime.timedelta(days=3),
         reported_at=at,
         reported_on=timezone.localdate(at),
         reporter_household=household,

@@ -17,6 +17,7 @@ import pytest
 from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections
+from django.db.models import Q
 from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -24,11 +25,14 @@ from django_tasks_db.models import DBTaskResult
 from grassroots.accounts.models import ApiToken, User
 from grassroots.audit.models import Event
 from grassroots.cases import notify
+from grassroots.cases import services as s
 from grassroots.cases.models import Notification
 from grassroots.cases.notify import deliver_due, notification_retry, tell_reporter, tell_tier
 from grassroots.cases.notify_backends import ConsoleBackend, sign
+from grassroots.cases.sweep import sweep
 from tests import factories as f
 from tests.cases import factories as cf
+from tests.cases.conftest import MONDAY
 
 Status = Notification.Status
 API = "/api/v1"
@@ -144,6 +148,78 @@ def test_a_county_case_of_a_department_without_handlers_tells_the_county(world, 
     case = cf.case(world.grid_a11, category="dispute", tier="county")  # 县司法局: nobody
     tell_tier([case], tier="county", subject="s", body="b")
     assert told() == {"admin"}
+
+
+# --- Escalation: who loses the case is told --------------------------------------------------
+
+
+def lost() -> list[tuple[str, str]]:
+    """Who was told they lost cases, with the message's body, in order of username."""
+    rows = Notification.objects.filter(
+        Q(subject__contains="no longer yours") | Q(subject__startswith="Escalated away from you")
+    )
+    return sorted((row.recipient.username, row.body) for row in rows if row.recipient)
+
+
+def test_the_assignee_who_loses_an_escalated_case_is_told(world, report):
+    case = report(grid=world.grid_a12)
+    s.case_accept(case, actor=world.users["secretary"], now=MONDAY)
+    s.case_dispatch(
+        case, actor=world.users["secretary"], assignee=world.users["worker2"], now=MONDAY
+    )
+    Notification.objects.all().delete()
+    s.case_escalate(case, actor=world.users["official"], reason="需要镇里协调", now=MONDAY)
+    (row,) = Notification.objects.filter(subject__contains="no longer yours")
+    assert row.recipient == world.users["worker2"]
+    assert row.subject == (
+        f"Case {case.tracking_code} escalated to the Village/community tier: no longer yours"
+    )
+    assert row.body == (
+        f"The tier above handles it now; its timeline says why.\n\nCase: {case.tracking_code}"
+    )
+    assert row.case == case
+    # The village hears the case is theirs.
+    assert told(Notification.objects.filter(subject__contains="escalated to you")) == {"secretary"}
+
+
+def test_a_handler_who_escalates_their_own_case_is_not_told_they_lost_it(world, report):
+    case = report()
+    s.case_accept(case, actor=world.users["worker"], now=MONDAY)
+    s.case_dispatch(
+        case, actor=world.users["secretary"], assignee=world.users["worker"], now=MONDAY
+    )
+    Notification.objects.all().delete()
+    s.case_escalate(case, actor=world.users["worker"], reason="超出网格能力", now=MONDAY)
+    assert lost() == []
+    assert told() == {"secretary"}
+
+
+def test_a_case_nobody_held_tells_the_tier_it_left_but_not_who_escalated_it(world, report):
+    case = report()
+    Notification.objects.all().delete()
+    s.case_escalate(case, actor=world.users["secretary"], reason="需要村里处理", now=MONDAY)
+    assert [who for who, _ in lost()] == ["worker"]  # the grid's worker: the tier it left
+
+
+def test_the_sweep_tells_each_holder_and_each_tier_what_it_lost(world, report):
+    other = f.user("worker3", "grid_worker", world.grid_a11.code)
+    held = report()
+    s.case_accept(held, actor=world.users["worker"], now=MONDAY)
+    s.case_dispatch(held, actor=world.users["secretary"], assignee=other, now=MONDAY)
+    free = [report(), report()]
+    Notification.objects.all().delete()
+    assert sweep(now=MONDAY + datetime.timedelta(days=3)).escalated == 3
+    codes = sorted(c.tracking_code for c in free)
+    digest = "\n".join(["The tier above handles it now; its timeline says why.", "", "2 cases:"])
+    assert lost() == [
+        # Both of the grid's workers lost the cases nobody held; worker3 also the one it held.
+        ("worker", "\n".join([digest, *codes])),
+        ("worker3", "\n".join([digest, *codes])),
+        (
+            "worker3",
+            f"The tier above handles it now; its timeline says why.\n\nCase: {held.tracking_code}",
+        ),
+    ]
 
 
 # --- Digests ----------------------------------------------------------------------------------

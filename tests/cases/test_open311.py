@@ -452,6 +452,7 @@ def test_it_answers_at_most_1000_requests(
                 tier="grid",
                 tier_started_at=at,
                 due_at=at + datetime.timedelta(days=3),
+                tier_due_at=at + datetime.timedelta(days=3),
                 reported_at=at,
                 reported_on=timezone.localdate(at),
             )

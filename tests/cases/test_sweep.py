@@ -29,8 +29,11 @@ def test_it_escalates_only_cases_past_their_deadline(world: Any, report: Any) ->
     late.refresh_from_db()
     fresh.refresh_from_db()
     assert late.tier == "village" and late.missed_deadline and late.escalations == 1
-    # environment: 3 working days at village tier from Thursday 5 March → Tuesday 10 March.
-    assert timezone.localdate(late.due_at) == datetime.date(2026, 3, 10)
+    # environment: 3 working days at village tier from Thursday 5 March → Tuesday 10 March;
+    # the due date promised at intake stays (Wednesday 4 March): the case is overdue.
+    assert timezone.localdate(late.tier_due_at) == datetime.date(2026, 3, 10)
+    assert timezone.localdate(late.due_at) == datetime.date(2026, 3, 4)
+    assert late.is_overdue(thursday) and not fresh.is_overdue(thursday)
     assert late.tier_started_at == thursday
     assert late.hours_grid == pytest.approx(72.0)
     assert fresh.tier == "grid" and not fresh.missed_deadline

@@ -52,15 +52,17 @@ def test_once_runs_the_enqueued_tasks_and_the_periodic_ones(
     assert results(SWEEP)[0].return_value["escalated"] == 1
     assert Case.objects.get(pk=late.pk).tier == "village"
     # The waiting delivery was not enqueued twice; it ran after the sweep (which goes first)
-    # and sent the worker's message and the secretary's, written by the sweep.
+    # and sent worker2's message and the two the sweep wrote: the secretary's (the case is
+    # theirs now) and the worker's (the case left their grid).
     assert [r.status for r in results(DELIVER)] == ["SUCCESSFUL"]
-    assert results(DELIVER)[0].return_value == {"sent": 2, "failed": 0, "gave_up": 0}
+    assert results(DELIVER)[0].return_value == {"sent": 3, "failed": 0, "gave_up": 0}
     assert {(n.recipient.username, n.status) for n in Notification.objects.all()} == {
         ("worker2", "sent"),
         ("secretary", "sent"),
+        ("worker", "sent"),
     }
     out = capsys.readouterr().out
-    assert "to worker2" in out and "to secretary" in out
+    assert "to worker2" in out and "to secretary" in out and "to worker " in out
 
 
 def test_a_second_run_enqueues_the_periodic_tasks_again(world):

@@ -269,8 +269,10 @@ def test_it_escalates_by_hand_with_a_new_deadline(world: Any, report: Any) -> No
     case = s.case_escalate(
         case, actor=u["worker"], reason="涉及多户，需村委会协调", now=MONDAY + 2 * H
     )
-    # environment: 3 working days at village tier from Monday → end of Thursday.
-    assert case.tier == "village" and case.due_at.date() == datetime.date(2026, 3, 5)
+    # environment: 3 working days at village tier from Monday → end of Thursday; the due date
+    # promised at intake (2 working days at grid tier: end of Wednesday) stays.
+    assert case.tier == "village" and case.tier_due_at.date() == datetime.date(2026, 3, 5)
+    assert case.due_at.date() == datetime.date(2026, 3, 4)
     assert case.stage == Stage.ACCEPTED and case.assignee is None
     assert case.hours_grid == pytest.approx(2.0) and case.escalations == 1
     event = case.events.last()

@@ -116,8 +116,10 @@ def test_it_filters_the_queue(world, login, report):
 
     open_ones = {plain, urgent, queued, accepted, late}
     assert shown() == {c.tracking_code for c in open_ones}  # open cases by default
-    assert shown(status="closed") == {closed.tracking_code}
-    assert shown(status="all") == {c.tracking_code for c in (*open_ones, closed)}
+    # The parameters of the API's list (cases.filters.CaseFilter): open=false, open= for all.
+    assert shown(open="false") == {closed.tracking_code}
+    assert shown(open="") == {c.tracking_code for c in (*open_ones, closed)}
+    assert shown(scope=world.grid_a11.code, open="") == {plain.tracking_code, late.tracking_code}
     assert shown(stage="accepted") == {accepted.tracking_code}
     assert shown(category="safety") == {urgent.tracking_code}
     assert shown(urgent="on") == {urgent.tracking_code}
@@ -187,6 +189,36 @@ def test_an_htmx_request_gets_only_the_results(world, login, report):
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="case-results"')
     assert "<html" not in html and case.tracking_code in html
+
+
+def test_the_page_and_the_api_take_the_same_filters(world, login, report):
+    u = world.users
+    plain = report(world.grid_a11)
+    urgent = report(world.grid_a11, urgent=True, category="safety", channel="hotline")
+    closed = s.case_reject(report(world.grid_a21), actor=u["dispatcher"], reason="invalid")
+    late = report(world.grid_a11)
+    Case.objects.filter(pk=late.pk).update(due_at=timezone.now() - datetime.timedelta(hours=1))
+    from grassroots.accounts.models import ApiToken
+
+    token = ApiToken.issue(u["dispatcher"])[1]
+    page = login("dispatcher")
+
+    def both(**query: str) -> set[str]:
+        api = login("dispatcher").get(
+            "/api/v1/cases", query, headers={"Authorization": f"Bearer {token}"}
+        )
+        shown = set(re.findall(r'<tr id="case-([0-9A-Z]+)">', page.get(QUEUE, query).text))
+        listed = {c["tracking_code"] for c in api.json()["items"]}
+        assert shown == listed, query
+        return listed
+
+    assert both(open="") == {c.tracking_code for c in (plain, urgent, closed, late)}
+    assert both(open="true", urgent="true") == {urgent.tracking_code}
+    assert both(open="", channel="hotline") == {urgent.tracking_code}
+    assert both(open="false") == {closed.tracking_code}
+    assert both(open="", overdue="on") == {late.tracking_code}
+    assert both(open="", q=plain.tracking_code[2:8].lower()) == {plain.tracking_code}
+    assert both(open="", grid=world.grid_a21.code) == {closed.tracking_code}
 
 
 # --- Bulk steps ------------------------------------------------------------------------------
@@ -407,6 +439,33 @@ def test_a_dispatcher_escalates_a_case_to_the_next_tier(world, login, report):
     html = response.content.decode()
     assert f"Case {case.tracking_code}: escalated" in messages_of(response)
     assert "tier Grid → Village/community" in html and "需要社区协调" in html
+
+
+def test_the_case_page_shows_both_deadlines_and_how_late(world, login, report):
+    u = world.users
+    case = s.case_escalate(report(world.grid_a11), actor=u["dispatcher"], reason="需要社区协调")
+    due = timezone.now() - datetime.timedelta(days=1, hours=2, minutes=1)
+    Case.objects.filter(pk=case.pk).update(due_at=due)
+    html = login("dispatcher").get(page(case.tracking_code)).content.decode()
+    assert "badge overdue" in html
+    facts = re.search(r'<dl class="facts">(.*?)</dl>', html, re.S).group(1)
+    assert "Due date" in facts and "promised at intake" in facts
+    assert "overdue by 1\xa0day, 2\xa0hours" in facts  # timesince: no-break spaces
+    assert "Deadline at this tier" in facts and "escalated when it passes" in facts
+    assert timezone.localtime(case.tier_due_at).strftime("%Y-%m-%d %H:%M") in facts
+
+    for step, who, extra in (
+        ("accept", "secretary", {}),
+        ("start", "secretary", {}),
+        ("handle", "secretary", {"note": "已协调"}),
+        ("verify", "official", {}),
+        ("close", "official", {}),
+    ):
+        s.run_action(u[who], Case.objects.get(pk=case.pk), step, extra)
+    html = login("dispatcher").get(page(case.tracking_code)).content.decode()
+    facts = re.search(r'<dl class="facts">(.*?)</dl>', html, re.S).group(1)
+    assert "handled 1\xa0day, 2\xa0hours after the due date" in facts
+    assert "Deadline at this tier" not in facts
 
 
 def test_a_stale_page_is_refused_with_a_message(world, login, report):

@@ -27,8 +27,9 @@ from grassroots.core.api_support import ErrorOut, id_field, require_perm, respon
 from grassroots.core.validators import mask_phone
 
 from . import kinds
+from .errors import TransitionRefused
+from .intake import normalize_tracking_code
 from .models import Assistance, Case, Mediation
-from .services import TransitionRefused, normalize_tracking_code
 
 router = Router(tags=["cases"])
 

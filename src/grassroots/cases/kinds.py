@@ -36,6 +36,8 @@ from grassroots.core.text import clean_text
 from grassroots.core.validators import mask_name, mask_phone
 from grassroots.registry.models import Household, Resident
 
+from .errors import CaseInputError, TransitionRefused
+from .intake import clean_phone
 from .models import (
     DONE_STAGES,
     WORKING_STAGES,
@@ -49,13 +51,7 @@ from .models import (
     Stage,
     Tier,
 )
-from .services import (
-    CaseInputError,
-    TransitionRefused,
-    check_handler,
-    clean_phone,
-    may_act_at,
-)
+from .workflow import check_handler, may_act_at
 
 if TYPE_CHECKING:
     from grassroots.accounts.models import User

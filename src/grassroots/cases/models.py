@@ -9,6 +9,7 @@ days here; see cases/workdays.py.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, NoReturn
 
 from django.conf import settings
@@ -145,9 +146,19 @@ DONE_STAGES = frozenset({Stage.CLOSED, Stage.RATED})
 WORKING_STAGES = frozenset({Stage.ACCEPTED, Stage.DISPATCHED, Stage.IN_PROGRESS})
 
 
+def overdue_q(now: datetime.datetime) -> models.Q:
+    """ "Overdue", the one definition for queries: the case is still open and its due date (the
+    promise made to the reporter at intake) has passed. `Case.is_overdue` is the same rule for
+    one case in memory; tests/cases/test_deadlines.py holds them together."""
+    return models.Q(is_open=True, due_at__lte=now)
+
+
 class CaseQuerySet(ScopedQuerySet["Case"]):
     def open(self) -> CaseQuerySet:
         return self.filter(is_open=True)
+
+    def overdue(self, now: datetime.datetime | None = None) -> CaseQuerySet:
+        return self.filter(overdue_q(now or timezone.now()))
 
 
 class Case(models.Model):
@@ -243,13 +254,24 @@ class Case(models.Model):
     )
     tier = models.CharField(_("tier"), max_length=8, choices=Tier.choices, default=Tier.GRID)
     tier_started_at = models.DateTimeField(_("at this tier since"))
+    # Two deadlines (DOMAIN.md, "Two deadlines"). The case's due date: the promise made to the
+    # reporter at intake (the first tier's time limit, counted from the report). Escalation never
+    # moves it; a deferral (延期) does, and the case then counts as deferred. "Overdue" and
+    # on-time closure are judged against it (overdue_q, Case.is_overdue).
     due_at = models.DateTimeField(_("due"))
-    # The deadline counted days past the official calendar data (Monday–Friday fallback).
+    # The due date counted days past the official calendar data (Monday–Friday fallback).
     due_fallback = models.BooleanField(_("deadline uses the fallback calendar"), default=False)
-    # A deadline of this case passed (the sweep escalated it): it can no longer close on time.
+    # The time limit of the tier the case is at, set when the case reaches that tier (intake,
+    # escalation) and moved by a deferral; the sweep escalates the case when it passes.
+    tier_due_at = models.DateTimeField(_("deadline at this tier"))
+    tier_due_fallback = models.BooleanField(
+        _("tier deadline uses the fallback calendar"), default=False
+    )
+    # The due date passed while the case was open (the sweep marks it once): it can no longer
+    # close on time, and it counts as due in the statistics (cases/stats.py).
     missed_deadline = models.BooleanField(_("missed a deadline"), default=False)
     deferred = models.BooleanField(_("deadline extended"), default=False)
-    # When the county tier's deadline passed too (nothing above to escalate to).
+    # When the county tier's own deadline passed (nothing above to escalate to).
     overdue_at = models.DateTimeField(_("overdue since"), null=True, blank=True)
     escalations = models.PositiveSmallIntegerField(_("escalations"), default=0)
     assignee = models.ForeignKey(
@@ -324,8 +346,19 @@ class Case(models.Model):
                 name="case_open_by_scope",
                 condition=models.Q(is_open=True),
             ),
-            # The escalation sweep: open cases whose deadline passed.
-            models.Index(fields=["due_at"], name="case_open_due", condition=models.Q(is_open=True)),
+            # The escalation sweep: open cases whose tier's deadline passed.
+            models.Index(
+                fields=["tier_due_at"],
+                name="case_open_tier_due",
+                condition=models.Q(is_open=True),
+            ),
+            # The sweep's other read: open cases whose due date passed and are not marked yet
+            # (the index holds only the open cases still keeping their promise).
+            models.Index(
+                fields=["due_at"],
+                name="case_open_promise",
+                condition=models.Q(is_open=True, missed_deadline=False),
+            ),
             # Lists and the statistics rebuild by territory and day.
             models.Index(fields=["scope_code", "reported_on"], name="case_scope_day"),
             # Duplicate suggestions: same category, recent.
@@ -358,6 +391,29 @@ class Case(models.Model):
     @property
     def audit_scope(self) -> str:
         return self.scope_code
+
+    def is_overdue(self, now: datetime.datetime | None = None) -> bool:
+        """Open and past its due date: the rule of `overdue_q`, for this case."""
+        return self.is_open and self.due_at <= (now or timezone.now())
+
+    @property
+    def overdue(self) -> bool:
+        """`is_overdue()` now (for templates)."""
+        return self.is_overdue()
+
+    def late_by(self, now: datetime.datetime | None = None) -> datetime.timedelta | None:
+        """How late the case is against its due date: an open case until now, a closed one
+        when it was handled; None while it is (or was) on time, and for a rejected or merged
+        case."""
+        if self.is_open:
+            end: datetime.datetime | None = now or timezone.now()
+        elif self.stage in DONE_STAGES:
+            end = self.handled_at or self.closed_at
+        else:
+            end = None
+        if end is None or end <= self.due_at:
+            return None
+        return end - self.due_at
 
 
 class CaseEventQuerySet(ScopedQuerySet["CaseEvent"]):
@@ -631,7 +687,7 @@ class CaseStatBucket(models.Model):
     """Counts of the cases reported in one grid (or unit queue) on one day.
 
     Kept in step by the services (a delta per change, in the same transaction) and rebuilt
-    from the cases by `grassroots cases stats --rebuild`; the indicators sum these rows.
+    from the cases by `grassroots cases rebuild-stats`; the indicators sum these rows.
     """
 
     scope_code = models.CharField(max_length=15)
@@ -641,7 +697,8 @@ class CaseStatBucket(models.Model):
     merged = models.IntegerField(default=0)
     closed = models.IntegerField(default=0)
     closed_on_time = models.IntegerField(default=0)
-    # Cases whose closing is due: closed ones plus open ones that missed a deadline.
+    # Cases whose closing is due: closed ones plus open ones past their due date (marked by the
+    # sweep: missed_deadline).
     due = models.IntegerField(default=0)
     deferred = models.IntegerField(default=0)
     reworked = models.IntegerField(default=0)

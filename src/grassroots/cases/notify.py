@@ -1,14 +1,17 @@
 """Telling people about cases: who is told, one digest per person, delivery with retries.
 
 `tell_tier` tells the people who act at a tier over each case's territory, `tell_reporter`
-tells the person who reported a case, `deliver_due` sends what is due (the worker runs it,
-see tasks.py), `notification_retry` puts a failed message back in the queue.
+tells the person who reported a case, and the functions under "What is said about a case"
+word what intake, the workflow steps and the sweep tell; `deliver_due` sends what is due (the
+worker runs it, see tasks.py), `notification_retry` puts a failed message back in the queue.
 
 Who is told at a tier: among the active users whose role acts at that tier (ROLE_TIERS) and
 whose scope holds the case, the nearest ones: the grid's workers for a grid-tier case, the
 village's secretary at village tier, the town's officials and dispatchers at town tier. The
 people above them see the case in their lists but are not messaged for every case; they are
-messaged when nobody nearer serves (a grid without a worker tells its village). At county tier
+messaged when nobody nearer serves (a grid without a worker tells its village). When a case is
+escalated, whoever loses it is told as well (`tell_users`): its assignee, or the people of the
+tier it left when nobody there held it. At county tier
 the handlers of the category's department are told, with the dispatchers and administrators of
 the county (never those of a town, although their role may act at county tier). When nobody at
 all serves, one row without a recipient records it, with the tier's unit as its scope, so that a
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -47,10 +50,12 @@ from grassroots.accounts.roles import ROLE_TIERS, Role
 from grassroots.audit import services as audit
 from grassroots.audit.models import Event
 from grassroots.core.scoping import Scope
+from grassroots.territory.models import Grid, Unit
 
 from . import notify_backends
 from .models import Case, Category, Notification, Tier
 from .notify_backends import DeliveryError
+from .queue import DELIVER_NOTIFICATIONS, enqueue_on_commit
 
 if TYPE_CHECKING:
     from .notify_backends import Backend
@@ -195,8 +200,6 @@ def _digest(body: str, cases: Sequence[Case]) -> str:
 
 
 def _node_names(codes: Iterable[str]) -> dict[str, str]:
-    from grassroots.territory.models import Grid, Unit
-
     codes = set(codes)
     names = dict(Unit.objects.filter(code__in=codes).values_list("code", "name"))
     grids = [code for code in codes if len(code) == 15]
@@ -205,8 +208,11 @@ def _node_names(codes: Iterable[str]) -> dict[str, str]:
     return names
 
 
-def tell_tier(cases: Sequence[Case], *, tier: str, subject: str, body: str) -> int:
-    """Tell the people acting at `tier` about `cases`: one message per person and backend.
+def tell_tier(
+    cases: Sequence[Case], *, tier: str, subject: str, body: str, skip: User | None = None
+) -> int:
+    """Tell the people acting at `tier` about `cases`: one message per person and backend
+    (`skip` left out: the person whose own step the message is about).
 
     Returns the number of rows written. Delivery is enqueued when the transaction commits.
     """
@@ -229,6 +235,10 @@ def tell_tier(cases: Sequence[Case], *, tier: str, subject: str, body: str) -> i
     unserved: dict[str, list[Case]] = defaultdict(list)
     for case in cases:
         users = _told_about(case, tier, by_code, departments.get(case.category_id, ""))
+        if skip is not None and any(user.pk == skip.pk for user in users):
+            users = [user for user in users if user.pk != skip.pk]
+            if not users:
+                continue  # the person who took the step is the only one who serves
         if not users:
             unserved[_node(case.scope_code, tier)].append(case)
         for user in users:
@@ -255,6 +265,23 @@ def tell_tier(cases: Sequence[Case], *, tier: str, subject: str, body: str) -> i
                     % {"tier": tier.label, "place": f"{names.get(node, '')} {node}".strip()},
                 )
             )
+    return _write_rows(rows)
+
+
+def tell_users(cases_by_user: Mapping[int, Sequence[Case]], *, subject: str, body: str) -> int:
+    """Tell each user (by id) about their own cases: one digest per person and backend.
+    Inactive users are not told. Returns the number of rows written."""
+    backends = notify_backends.configured()
+    subject = _one_line(subject)
+    users = User.objects.filter(is_active=True).in_bulk(list(cases_by_user))
+    rows: list[Notification] = []
+    for user_id, cases in cases_by_user.items():
+        if user_id in users and cases:
+            rows += _rows_for_user(users[user_id], list(cases), backends, subject, body)
+    return _write_rows(rows)
+
+
+def _write_rows(rows: list[Notification]) -> int:
     Notification.objects.bulk_create(rows, batch_size=500)
     if any(row.status == Status.PENDING for row in rows):
         _deliver_on_commit()
@@ -337,14 +364,95 @@ def _one_line(subject: str) -> str:
 
 
 def _deliver_on_commit() -> None:
-    def enqueue() -> None:
-        from .tasks import deliver_notifications, enqueue_once
+    # By name (queue.py): tasks.py imports this module to run the delivery.
+    enqueue_on_commit(DELIVER_NOTIFICATIONS)
 
-        enqueue_once(deliver_notifications)
 
-    # robust: a queue that cannot be written to is logged; the worker's periodic delivery
-    # sends the rows anyway.
-    transaction.on_commit(enqueue, robust=True)
+# --- What is said about a case -------------------------------------------------------------
+# The services call these after their writes, in the same transaction; the words live here.
+# A message to a tier names no reporter and quotes no description: it may go out by SMS.
+
+
+def _to_tier(cases: Sequence[Case], tier: str, subject: str) -> None:
+    body = gettext("Open the cases in Grassroots to see them and act.")
+    tell_tier(cases, tier=tier, subject=subject, body=body)
+
+
+def case_reported(case: Case) -> None:
+    _to_tier([case], case.tier, gettext("New case %(code)s") % {"code": case.tracking_code})
+
+
+def case_escalated(case: Case, *, from_tier: str, holder: User | None, actor: User | None) -> None:
+    """The tier above is told the case is theirs; the handler who loses it is told too: its
+    assignee, or the people of the tier it left when nobody held it (never the person who
+    escalated it)."""
+    _to_tier(
+        [case], case.tier, gettext("Case %(code)s escalated to you") % {"code": case.tracking_code}
+    )
+    subject = gettext("Case %(code)s escalated to the %(tier)s tier: no longer yours") % {
+        "code": case.tracking_code,
+        "tier": Tier(case.tier).label,
+    }
+    if holder is not None:
+        if actor is None or holder.pk != actor.pk:
+            tell_users({holder.pk: [case]}, subject=subject, body=_left_body())
+    else:
+        tell_tier([case], tier=from_tier, subject=subject, body=_left_body(), skip=actor)
+
+
+def _left_body() -> str:
+    return gettext("The tier above handles it now; its timeline says why.")
+
+
+def cases_left(
+    by_tier: Mapping[str, Sequence[Case]], by_holder: Mapping[int, Sequence[Case]]
+) -> None:
+    """The sweep's word to the handlers who lost cases to the tier above: each assignee about
+    the cases they held, the people of a tier about the cases nobody there held."""
+    subject = gettext("Escalated away from you: the tier's deadline passed")
+    for tier, cases in by_tier.items():
+        tell_tier(cases, tier=tier, subject=subject, body=_left_body())
+    if by_holder:
+        tell_users(by_holder, subject=subject, body=_left_body())
+
+
+def case_reopened(case: Case) -> None:
+    _to_tier(
+        [case],
+        case.tier,
+        gettext("Case %(code)s reopened by the reporter") % {"code": case.tracking_code},
+    )
+
+
+def cases_swept(told: Mapping[str, Sequence[Case]], escalated_to: Mapping[str, int]) -> None:
+    """The sweep's digest per tier: the cases escalated to it, or overdue at the county tier."""
+    for tier, cases in told.items():
+        subject = (
+            gettext("%(n)d cases overdue at the county tier") % {"n": len(cases)}
+            if tier == Tier.COUNTY and not escalated_to.get(tier)
+            else gettext("%(n)d cases escalated to you: deadline passed") % {"n": len(cases)}
+        )
+        _to_tier(cases, tier, subject)
+
+
+def case_rejected(case: Case, reason: str, note: str) -> None:
+    tell_reporter(
+        case,
+        subject=gettext("Your request %(code)s was not taken up") % {"code": case.tracking_code},
+        body=Case.RejectReason(reason).label + (f": {note}" if note else ""),
+    )
+
+
+def case_closed(case: Case) -> None:
+    """The reporter is told, and so are those of the duplicates merged into the case: they
+    follow it, and their own tracking code opens their report."""
+    for told in [case, *Case.objects.filter(merged_into=case)]:
+        tell_reporter(
+            told,
+            subject=gettext("Your request %(code)s is closed") % {"code": told.tracking_code},
+            body=gettext("Rate the result with your tracking code %(code)s and your phone number.")
+            % {"code": told.tracking_code},
+        )
 
 
 # --- Delivery --------------------------------------------------------------------------------

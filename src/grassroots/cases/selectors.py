@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from grassroots.core.scoping import Scope
-
-from .models import Case, CaseEvent
+from .filters import CaseFilter
+from .models import Case, CaseEvent, overdue_q
 
 if TYPE_CHECKING:
     from grassroots.accounts.models import User
@@ -28,43 +27,27 @@ def cases_for(user: User | Any) -> QuerySet[Case]:
 
 def case_list(
     user: User | Any,
+    filters: CaseFilter | None = None,
     *,
-    scope_code: str | None = None,
-    queue: str | None = None,
-    stage: str | None = None,
-    is_open: bool | None = None,
-    category: str | None = None,
-    tier: str | None = None,
-    overdue_at: datetime.datetime | None = None,
-    assignee: User | None = None,
-    since: datetime.date | None = None,
-    until: datetime.date | None = None,
-    sort: str = "-reported",
+    sort: str | None = "-reported",
+    now: datetime.datetime | None = None,
 ) -> QuerySet[Case]:
-    """The user's cases with the list filters; one grid's open cases use `case_open_by_scope`."""
+    """The user's cases with the list's filters (filters.CaseFilter), in `sort` order (None:
+    unordered, for a page that sorts them itself); one grid's open cases use
+    `case_open_by_scope`."""
     qs = cases_for(user)
-    if scope_code:
-        qs = qs.filter(Scope.of(scope_code).q("scope_code"))
-    if queue:
-        # The unit's own queue: cases placed at the unit, in no grid (no point, no household).
-        qs = qs.filter(scope_code=queue)
-    if is_open is not None:
-        qs = qs.filter(is_open=is_open)
-    if stage:
-        qs = qs.filter(stage=stage)
-    if category:
-        qs = qs.filter(category__code=category)
-    if tier:
-        qs = qs.filter(tier=tier)
-    if overdue_at is not None:
-        qs = qs.filter(is_open=True, due_at__lte=overdue_at)
-    if assignee is not None:
-        qs = qs.filter(assignee=assignee)
-    if since is not None:
-        qs = qs.filter(reported_on__gte=since)
-    if until is not None:
-        qs = qs.filter(reported_on__lte=until)
-    return qs.order_by(*SORTS[sort])
+    if filters is not None:
+        qs = filters.filter(qs, user=user, now=now)
+    return qs.order_by(*SORTS[sort]) if sort else qs
+
+
+def open_and_overdue(now: datetime.datetime) -> dict[str, Count]:
+    """Aggregates for `.aggregate()` or `.annotate()`: the open cases, and the overdue ones
+    (models.overdue_q) among them (the dashboard, the map, the grid worker's grids)."""
+    return {
+        "open": Count("id", filter=Q(is_open=True)),
+        "overdue": Count("id", filter=overdue_q(now)),
+    }
 
 
 def open_cases_of_grid(user: User | Any, grid_code: str, limit: int = 50) -> list[Case]:

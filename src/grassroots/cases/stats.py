@@ -7,11 +7,14 @@ difference set-wise. `rebuild_buckets()` recomputes every bucket from the cases,
 check that both ways agree. The indicators then sum a few thousand bucket rows instead of
 millions of cases.
 
-Definitions (DOMAIN.md, "Indicators"), over the cases reported in the period:
+Definitions (DOMAIN.md, "Indicators"), over the cases reported in the period; each formula is
+written once, in `rates()`, which the API, the command and the dashboard's cards and trend use:
 - cases_total: reported, less those merged into another case;
 - closure rate: closed (or rated) / (cases_total − rejected);
 - on-time closure rate: closed on time / (due − deferred), where "due" is every case that is
-  closed or has missed a deadline, and deferred ones (deadline extended) count in neither part;
+  closed or still open past its due date (the promise made at intake, models.overdue_q; the
+  sweep marks it: missed_deadline), "on time" is handled by the due date without it ever
+  passing, and deferred ones (deadline extended) count in neither part;
 - rework rate: closed cases that were sent back or reopened at least once / closed;
 - satisfaction rate: ratings of 4 or 5 / ratings;
 - grid-tier share: closed cases handled at grid tier / closed ("小事不出网格");
@@ -21,9 +24,10 @@ Definitions (DOMAIN.md, "Indicators"), over the cases reported in the period:
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 
 from grassroots.core.scoping import Scope
@@ -116,9 +120,8 @@ def apply_delta(
             cursor.executemany(upsert_sql(), rows)
 
 
-def bucket_rows_from_cases(cases: Any = None) -> Any:
-    """Bucket values computed from the cases (the same definitions as `contribution`)."""
-    qs = Case.objects.all() if cases is None else cases
+def bucket_aggregates() -> dict[str, Any]:
+    """The bucket columns as aggregates over cases (the same definitions as `contribution`)."""
     closed = Q(stage__in=list(DONE_STAGES))
     due = closed | Q(missed_deadline=True, stage__in=list(OPEN_STAGES))
     aggregates: dict[str, Any] = {
@@ -137,18 +140,22 @@ def bucket_rows_from_cases(cases: Any = None) -> Any:
     for tier in TIERS:
         aggregates[f"spans_{tier}"] = Count("id", filter=closed & Q(**{f"hours_{tier}__gt": 0}))
         aggregates[f"hours_{tier}"] = Sum(f"hours_{tier}", filter=closed, default=0.0)
+    return aggregates
+
+
+def bucket_rows_from_cases(cases: Any = None) -> Any:
+    """Bucket values computed from the cases, per scope code and day."""
+    qs = Case.objects.all() if cases is None else cases
     return (
         qs.order_by()
         .values("scope_code", "reported_on")
-        .annotate(**aggregates)
+        .annotate(**bucket_aggregates())
         .values_list("scope_code", "reported_on", *COLUMNS)
     )
 
 
 def rebuild_buckets(batch: int = 5000) -> int:
     """Recompute every bucket from the cases; returns the number of buckets."""
-    from django.db import transaction
-
     with transaction.atomic():
         CaseStatBucket.objects.all().delete()
         rows = []
@@ -171,6 +178,36 @@ def _rate(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole > 0 else None
 
 
+def cases_total(sums: Mapping[str, float]) -> int:
+    """Cases reported, less those merged into another."""
+    return int(sums["total"] - sums["merged"])
+
+
+def on_time_closure_rate(sums: Mapping[str, float]) -> float | None:
+    """按期结案率: closed on time / (due − deferred)."""
+    return _rate(sums["closed_on_time"], sums["due"] - sums["deferred"])
+
+
+def rates(sums: Mapping[str, float]) -> dict[str, Any]:
+    """The indicators from summed bucket columns (any scope and period, or one week of it)."""
+    closed = sums["closed"]
+    return {
+        "closure_rate": _rate(closed, cases_total(sums) - sums["rejected"]),
+        "on_time_closure_rate": on_time_closure_rate(sums),
+        "rework_rate": _rate(sums["reworked"], closed),
+        "satisfaction_rate": _rate(sums["satisfied"], sums["rated"]),
+        "grid_tier_share": _rate(sums["settled_at_grid"], closed),
+        "avg_hours_by_tier": {
+            tier: (
+                round(sums[f"hours_{tier}"] / sums[f"spans_{tier}"], 2)
+                if sums[f"spans_{tier}"]
+                else None
+            )
+            for tier in TIERS
+        },
+    }
+
+
 def indicators(
     scope_code: str | None,
     since: datetime.date | None = None,
@@ -188,26 +225,12 @@ def indicators(
     if until is not None:
         qs = qs.filter(day__lte=until)
     sums = qs.aggregate(**{c: Sum(c, default=0) for c in COLUMNS})
-    total = int(sums["total"] - sums["merged"])
-    closed = int(sums["closed"])
     return {
         "scope": scope_code or "",
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
-        "cases_total": total,
-        "closed": closed,
+        "cases_total": cases_total(sums),
+        "closed": int(sums["closed"]),
         "rejected": int(sums["rejected"]),
-        "closure_rate": _rate(closed, total - sums["rejected"]),
-        "on_time_closure_rate": _rate(sums["closed_on_time"], sums["due"] - sums["deferred"]),
-        "rework_rate": _rate(sums["reworked"], closed),
-        "satisfaction_rate": _rate(sums["satisfied"], sums["rated"]),
-        "grid_tier_share": _rate(sums["settled_at_grid"], closed),
-        "avg_hours_by_tier": {
-            tier: (
-                round(sums[f"hours_{tier}"] / sums[f"spans_{tier}"], 2)
-                if sums[f"spans_{tier}"]
-                else None
-            )
-            for tier in TIERS
-        },
+        **rates(sums),
     }

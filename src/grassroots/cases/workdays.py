@@ -23,6 +23,8 @@ import chinese_calendar
 from chinese_calendar import constants
 from django.utils import timezone
 
+from .models import CalendarDay
+
 # The official data ends with the last year the package lists a holiday for.
 OFFICIAL_FIRST_YEAR = min(constants.holidays).year
 OFFICIAL_LAST_YEAR = max(constants.holidays).year
@@ -49,8 +51,6 @@ class WorkingCalendar:
     def overrides(self) -> dict[datetime.date, bool]:
         if self._given is not None:
             return dict(self._given)
-        from .models import CalendarDay
-
         return {
             day: kind == CalendarDay.Kind.WORKDAY
             for day, kind in CalendarDay.objects.values_list("date", "kind")

@@ -42,6 +42,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from grassroots.audit.context import acting, client_address
+from grassroots.cases.errors import CaseInputError
+from grassroots.cases.intake import case_report, validate_report
 from grassroots.cases.models import (
     OPEN_STAGES,
     Case,
@@ -51,7 +53,6 @@ from grassroots.cases.models import (
     Stage,
     Tier,
 )
-from grassroots.cases.services import CaseInputError, case_report, validate_report
 from grassroots.core import ratelimit
 from grassroots.core.scoping import Scope
 from grassroots.territory.models import Grid, Unit

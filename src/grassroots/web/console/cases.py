@@ -1,8 +1,10 @@
 """The console's case pages: the dispatcher queue (filters, sorting, bulk steps) and the case
-page (facts, photos, timeline, and a form for each step the user may take).
+page (facts, both deadlines, photos, timeline, and a form for each step the user may take).
 
-Reads go through cases.selectors, steps through cases.api's action table into cases.services:
-the same checks, refusals and records as the API. Cases outside the user's scope answer 404.
+Reads go through cases.selectors with the case list's filters (cases.filters, the API's too),
+steps through cases.workflow.run_action: the same checks, refusals and records as the API. Its
+refusals come back as messages, bad inputs next to their fields. Cases outside the user's scope
+answer 404.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
-from ninja.errors import ValidationError as NinjaValidationError
 
 from grassroots.accounts.models import User
-from grassroots.cases import services
-from grassroots.cases.api import case_detail, run_action
+from grassroots.cases.errors import CaseInputError, TransitionRefused
+from grassroots.cases.filters import CaseFilter
+from grassroots.cases.intake import normalize_tracking_code
 from grassroots.cases.models import TIER_ORDER, Case, CaseEvent, Stage, Tier
+from grassroots.cases.presenters import case_detail
 from grassroots.cases.selectors import case_list, cases_for
+from grassroots.cases.timeline import REPORTER, SYSTEM
+from grassroots.cases.workflow import STEPS, allowed_actions, refusal, run_action
 from grassroots.territory.models import Grid, Unit
 from grassroots.web.paging import sorted_page
 
@@ -70,30 +75,9 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
-def filtered_cases(user: User, data: dict[str, Any]) -> QuerySet[Case]:
-    """The queue's cases for the cleaned filter values (selectors.case_list plus the page's
-    own urgent, channel and tracking code filters)."""
-    status = data.get("status") or "open"
-    qs = case_list(
-        user,
-        scope_code=data.get("scope") or None,
-        queue=data.get("queue") or None,
-        stage=data.get("stage") or None,
-        is_open={"open": True, "closed": False}.get(status),
-        category=data.get("category") or None,
-        tier=data.get("tier") or None,
-        overdue_at=timezone.now() if data.get("overdue") else None,
-        assignee=user if data.get("mine") else None,
-        since=data.get("since"),
-        until=data.get("until"),
-    )
-    if data.get("urgent"):
-        qs = qs.filter(urgent=True)
-    if data.get("channel"):
-        qs = qs.filter(channel=data["channel"])
-    code = services.normalize_tracking_code(data.get("q") or "")
-    if code:
-        qs = qs.filter(tracking_code__contains=code)
+def filtered_cases(user: User, filters: CaseFilter) -> QuerySet[Case]:
+    """The queue's cases for the filters (selectors.case_list), ranked for the page's sorts."""
+    qs = case_list(user, filters, sort=None)
     return qs.annotate(stage_rank=_rank("stage", STAGE_ORDER), tier_rank=_rank("tier", TIER_ORDER))
 
 
@@ -105,7 +89,7 @@ def _places(user: User) -> list[tuple[str, str]]:
 
 
 def _bulk_actions(user: User) -> list[tuple[str, Any]]:
-    return [(a, label) for a, label in BULK_ACTIONS if user.has_perm(services.ACTIONS[a][1] or "")]
+    return [(a, label) for a, label in BULK_ACTIONS if user.has_perm(STEPS[a].perm)]
 
 
 @login_required
@@ -115,10 +99,7 @@ def case_queue(request: HttpRequest) -> HttpResponse:
     """The cases of the user's scope, filtered, sorted and paged; checked rows take bulk steps."""
     user = _user(request)
     form = CaseFilterForm(request.GET or None)
-    if form.is_bound:
-        form.is_valid()
-    data = form.cleaned_data if form.is_bound else {}
-    qs = filtered_cases(user, data)
+    qs = filtered_cases(user, form.case_filter())
     context: dict[str, Any] = {
         "title": _("Cases"),
         "form": form,
@@ -170,11 +151,11 @@ def case_bulk(request: HttpRequest) -> HttpResponse:
             refused.append((code, _("no such case in your area")))
             continue
         try:
-            run_action(user, case, action, data, [])
-        except services.TransitionRefused as exc:
+            run_action(user, case, action, data)
+        except TransitionRefused as exc:
             refused.append((code, exc.message))
-        except NinjaValidationError:
-            refused.append((code, _("Choose who handles the cases")))
+        except CaseInputError as exc:
+            refused.append((code, "; ".join(exc.messages)))
         else:
             done += 1
     summary = _("%(done)d done, %(refused)d refused") % {"done": done, "refused": len(refused)}
@@ -187,13 +168,15 @@ def case_bulk(request: HttpRequest) -> HttpResponse:
 
 
 def _case_in_scope(user: User, code: str) -> Case:
-    return get_object_or_404(cases_for(user), tracking_code=services.normalize_tracking_code(code))
+    return get_object_or_404(cases_for(user), tracking_code=normalize_tracking_code(code))
 
 
 def actions_for(case: Case, user: User) -> list[str]:
-    """The steps the page offers: services.allowed_actions, plus a note for case workers."""
-    allowed = set(services.allowed_actions(case, user))
-    if user.has_perm("cases.handle_case") and services.may_act_at(user, case):
+    """The steps the page offers: workflow.allowed_actions, plus a note where the user may add
+    one."""
+    now = timezone.now()
+    allowed = set(allowed_actions(case, user, now))
+    if refusal(STEPS["note"], case, user, now) is None:
         allowed.add("note")
     return [a for a in STEP_FORMS if a in allowed]
 
@@ -212,7 +195,7 @@ def _case_page(
     detail = case_detail(case, user)
     stages, tiers = _labels(Stage.choices), _labels(Tier.choices)
     # The names the services write for steps taken by no user.
-    nobody = {services.REPORTER: _("reporter"), services.SYSTEM: _("system")}
+    nobody = {REPORTER: _("reporter"), SYSTEM: _("system")}
     for event in detail["timeline"]:
         event["by"] = nobody.get(event["by"], event["by"])
         event["from_stage_label"] = stages.get(event["from_stage"], "")
@@ -243,11 +226,16 @@ def _case_page(
         .filter(tracking_code__in=detail["possible_duplicates"])
         .values_list("tracking_code", flat=True)
     )
+    now = timezone.now()
     context = {
         "title": _("Case %(code)s") % {"code": case.tracking_code},
         "case": case,
         "d": detail,
-        "now": timezone.now(),
+        "now": now,
+        # How late it is against its due date; the tier's deadline beside it.
+        "late": case.late_by(now),
+        "late_until": now if case.is_open else (case.handled_at or case.closed_at),
+        "tier_passed": case.tier_due_at <= now,
         "steps": steps,
         "duplicates": [(c, c in shown) for c in detail["possible_duplicates"]],
         "channel_label": _labels(Case.Channel.choices).get(case.channel, case.channel),
@@ -282,17 +270,12 @@ def case_step(request: HttpRequest, code: str, action: str) -> HttpResponse:
         return _case_page(request, case, (action, form), status=400)
     try:
         run_action(user, case, action, form.service_data(), form.uploaded_photos())
-    except services.TransitionRefused as exc:
+    except TransitionRefused as exc:
         messages.error(request, exc.message)
         return redirect("console:case", code=case.tracking_code)
-    except services.CaseInputError as exc:
+    except CaseInputError as exc:
         for field, errors in exc.message_dict.items():
             form.add_error(field if field in form.fields else None, errors)
-        return _case_page(request, case, (action, form), status=400)
-    except NinjaValidationError as exc:
-        for error in exc.errors:
-            field = str(error.get("loc", ("", ""))[-1])
-            form.add_error(field if field in form.fields else None, str(error.get("msg", "")))
         return _case_page(request, case, (action, form), status=400)
     messages.success(
         request,

@@ -1,5 +1,6 @@
 """Forms of the console's case pages: the queue's filters, its bulk actions, and one form per
-workflow step of the case page. They only parse input; the steps run in cases.services."""
+workflow step of the case page. They only parse input: what the filters mean and accept is
+cases.filters.CaseFilter's (the API's too), and the steps run in cases.workflow."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from django.utils.translation import gettext_lazy as _
 
 from grassroots.accounts.models import User
 from grassroots.accounts.roles import ROLE_PERMISSIONS
-from grassroots.cases import services
+from grassroots.cases.filters import CaseFilter
+from grassroots.cases.intake import MAX_PHOTOS, normalize_tracking_code
 from grassroots.cases.models import Case, Category, Stage, Tier
+from grassroots.cases.workflow import MAX_DEFER_DAYS, may_act_at
 
 _BLANK = [("", _("Any"))]
 
@@ -40,71 +43,73 @@ def _code_field(label: Any, help_text: Any) -> forms.CharField:
     return forms.CharField(
         label=label,
         required=False,
-        max_length=15,
         help_text=help_text,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "list": "case-places"}),
     )
 
 
+def _select(label: Any, choices: Any) -> forms.CharField:
+    return forms.CharField(label=label, required=False, widget=forms.Select(choices=choices))
+
+
+def _date(label: Any) -> forms.CharField:
+    return forms.CharField(
+        label=label, required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
 class CaseFilterForm(forms.Form):
-    """The queue's filters (a GET form); every field is optional."""
+    """The queue's filters as the page shows them (a GET form). Its fields are those of
+    cases.filters.CaseFilter, under the same names: the labels and widgets are the page's, what
+    a value means and whether it is accepted is the filter's, and its refusals come back here
+    next to their fields."""
 
     q = forms.CharField(
         label=_("Tracking code"),
         required=False,
-        max_length=20,
         widget=forms.TextInput(attrs={"type": "search", "autocapitalize": "characters"}),
     )
-    status = forms.ChoiceField(
-        label=_("Open or closed"),
-        required=False,
-        choices=[("open", _("Open")), ("closed", _("Closed")), ("all", _("Open and closed"))],
+    open = _select(
+        _("Open or closed"),
+        [("true", _("Open")), ("false", _("Closed")), ("", _("Open and closed"))],
     )
-    stage = forms.ChoiceField(label=_("Stage"), required=False, choices=[*_BLANK, *Stage.choices])
-    category = forms.ChoiceField(label=_("Category"), required=False)
-    tier = forms.ChoiceField(label=_("Tier"), required=False, choices=[*_BLANK, *Tier.choices])
-    channel = forms.ChoiceField(
-        label=_("Channel"), required=False, choices=[*_BLANK, *Case.Channel.choices]
-    )
+    stage = _select(_("Stage"), [*_BLANK, *Stage.choices])
+    category = _select(_("Category"), _BLANK)
+    tier = _select(_("Tier"), [*_BLANK, *Tier.choices])
+    channel = _select(_("Channel"), [*_BLANK, *Case.Channel.choices])
     scope = _code_field(_("Area"), _("A unit or grid code"))
     queue = _code_field(_("Unit queue"), _("A unit's cases that are in no grid"))
-    since = forms.DateField(
-        label=_("Reported from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    until = forms.DateField(
-        label=_("Reported until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    since = _date(_("Reported from"))
+    until = _date(_("Reported until"))
     overdue = forms.BooleanField(label=_("Overdue only"), required=False)
     urgent = forms.BooleanField(label=_("Urgent only"), required=False)
     mine = forms.BooleanField(label=_("Assigned to me"), required=False)
 
+    # The queue shows the open cases unless the query asks otherwise (`open=` for all).
+    DEFAULTS = {"open": "true"}
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["category"].choices = [  # type: ignore[attr-defined]
+        self.fields["category"].widget.choices = [  # type: ignore[attr-defined]
             *_BLANK,
             *Category.objects.filter(active=True).values_list("code", "name"),
         ]
-
-    def _clean_code(self, name: str, lengths: tuple[int, ...]) -> str:
-        value = (self.cleaned_data.get(name) or "").strip()
-        if value and not (value.isdigit() and len(value) in lengths):
-            raise forms.ValidationError(
-                _("A code has %(lengths)s digits") % {"lengths": "/".join(map(str, lengths))}
-            )
-        return value
-
-    def clean_scope(self) -> str:
-        return self._clean_code("scope", (6, 9, 12, 15))
-
-    def clean_queue(self) -> str:
-        return self._clean_code("queue", (6, 9, 12))
+        self.filters = CaseFilter()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        since, until = data.get("since"), data.get("until")
-        if since and until and since > until:
-            self.add_error("until", _("This date comes before the start date"))
+        query = {**self.DEFAULTS, **{name: self.data.get(name) for name in self.data}}
+        self.filters, errors = CaseFilter.parse_leniently(query)
+        for name, messages in errors.items():
+            self.add_error(name if name in self.fields else None, messages)
         return data
+
+    def case_filter(self) -> CaseFilter:
+        """The filters the page asks for (those refused left out, their errors on the form)."""
+        if self.is_bound:
+            self.is_valid()
+            return self.filters
+        return CaseFilter.parse_leniently(self.DEFAULTS)[0]
 
 
 BULK_ACTIONS = [
@@ -162,7 +167,7 @@ def handlers_for(case: Case) -> list[tuple[str, str]]:
         .distinct()
         .order_by("username")
     )
-    return handler_choices([u for u in users if services.may_act_at(u, case)])
+    return handler_choices([u for u in users if may_act_at(u, case)])
 
 
 # One bulk step takes at most a full page of the queue (paging.MAX_PER_PAGE).
@@ -184,7 +189,7 @@ class BulkForm(forms.Form):
         self.fields["assignee"].choices = [("", "—"), *handlers_in_scope(user)]  # type: ignore[attr-defined]
 
     def clean_codes(self) -> list[str]:
-        codes = [services.normalize_tracking_code(c) for c in self.cleaned_data["codes"]]
+        codes = [normalize_tracking_code(c) for c in self.cleaned_data["codes"]]
         if len(codes) > BULK_LIMIT:
             raise forms.ValidationError(
                 _("At most %(limit)d cases at a time: %(count)d are ticked."),
@@ -210,7 +215,7 @@ class StepForm(forms.Form):
     expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
     def service_data(self) -> dict[str, Any]:
-        """The keyword data cases.api's action table takes."""
+        """The inputs cases.workflow.run_action takes."""
         return {k: v for k, v in self.cleaned_data.items() if k != "photos"}
 
     def uploaded_photos(self) -> list[Any]:
@@ -240,7 +245,7 @@ def _photos() -> MultipleFileField:
     return MultipleFileField(
         label=_("Photos"),
         required=False,
-        help_text=_("Up to %(n)d photos: JPEG, PNG, WebP or HEIC") % {"n": services.MAX_PHOTOS},
+        help_text=_("Up to %(n)d photos: JPEG, PNG, WebP or HEIC") % {"n": MAX_PHOTOS},
     )
 
 
@@ -276,9 +281,7 @@ class ReasonForm(StepForm):
 
 
 class DeferForm(StepForm):
-    days = forms.IntegerField(
-        label=_("Working days to add"), min_value=1, max_value=services.MAX_DEFER_DAYS
-    )
+    days = forms.IntegerField(label=_("Working days to add"), min_value=1, max_value=MAX_DEFER_DAYS)
     reason = _reason()
 
 
@@ -295,7 +298,7 @@ class MergeForm(StepForm):
         self.case, self.user = case, user
 
     def clean_main(self) -> str:
-        code = services.normalize_tracking_code(self.cleaned_data["main"])
+        code = normalize_tracking_code(self.cleaned_data["main"])
         if code == self.case.tracking_code:
             raise forms.ValidationError(_("A case cannot be merged into itself"))
         if not Case.objects.visible_to(self.user).filter(tracking_code=code).exists():

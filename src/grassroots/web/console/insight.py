@@ -23,8 +23,8 @@ from django.utils.translation import gettext_lazy as _
 
 from grassroots.cases import stats
 from grassroots.core.scoping import Scope
-from grassroots.registry.views import Place, child_places, places
 from grassroots.territory.models import Grid, Unit
+from grassroots.territory.selectors import Place, child_places, places
 
 from . import insight_charts as charts
 

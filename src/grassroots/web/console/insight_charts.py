@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
+from grassroots.cases import selectors, stats
 from grassroots.cases.models import DONE_STAGES, Case, CaseStatBucket, Stage, Tier
 from grassroots.core.scoping import Scope
 
@@ -38,11 +39,11 @@ def cases_in(scope: Scope, since: datetime.date, until: datetime.date) -> QueryS
 
 
 def open_and_overdue(scope: Scope, now: datetime.datetime) -> tuple[int, int]:
-    """Open cases under `scope` now, and those of them past their deadline."""
+    """Open cases under `scope` now, and those of them past their due date."""
     counts = (
         Case.objects.in_scope(scope)
         .filter(is_open=True)
-        .aggregate(open=Count("id"), overdue=Count("id", filter=Q(due_at__lte=now)))
+        .aggregate(**selectors.open_and_overdue(now))
     )
     return int(counts["open"]), int(counts["overdue"])
 
@@ -123,10 +124,8 @@ def period_start(day: datetime.date, monthly: bool) -> datetime.date:
 def trend(
     scope: Scope, since: datetime.date, until: datetime.date
 ) -> tuple[bool, list[dict[str, Any]]]:
-    """(monthly?, rows) of received cases and the on-time closure rate per week or month.
-
-    Same definition as stats.indicators: closed on time / (due − deferred), from the buckets.
-    """
+    """(monthly?, rows) of received cases and the on-time closure rate per week or month,
+    from the buckets, by the formulas of stats.indicators."""
     monthly = (until - since).days > WEEKLY_UP_TO_DAYS
     columns = ("total", "merged", "closed_on_time", "due", "deferred")
     days = (
@@ -152,12 +151,11 @@ def trend(
             bucket[c] += int(value or 0)
     rows = []
     for start, s in sums.items():
-        base = s["due"] - s["deferred"]
         rows.append(
             {
                 "label": start.strftime("%Y-%m") if monthly else start.isoformat(),
-                "received": s["total"] - s["merged"],
-                "on_time": round(s["closed_on_time"] / base, 4) if base > 0 else None,
+                "received": stats.cases_total(s),
+                "on_time": stats.on_time_closure_rate(s),
             }
         )
     return monthly, rows

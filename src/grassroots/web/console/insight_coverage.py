@@ -14,8 +14,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from grassroots.registry.coverage import PROBLEM_KEYS, coverage_report, problem_records
-from grassroots.registry.views import PROBLEM_LABELS
+from grassroots.registry.coverage import (
+    PROBLEM_KEYS,
+    PROBLEM_LABELS,
+    coverage_report,
+    problem_records,
+)
 from grassroots.web.paging import sorted_page
 
 from .insight import Where, link, several_places, where_of

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 from shapely.geometry import mapping, shape
 
 from grassroots.cases.models import Case
+from grassroots.cases.selectors import open_and_overdue
 from grassroots.core.scoping import Scope
 from grassroots.registry.coverage import problem_records
 from grassroots.territory.models import Grid
@@ -54,18 +55,20 @@ SIMPLIFY_TOLERANCE = 0.00005
 
 def case_counts(scope: Scope) -> tuple[Counter[str], Counter[str]]:
     """Open and overdue cases per scope code (grids, and unit queues) under `scope`."""
+    counts = open_and_overdue(timezone.now())
     rows = (
         Case.objects.in_scope(scope)
         .filter(is_open=True)
         .order_by()
         .values("scope_code")
-        .annotate(n=Count("id"), late=Count("id", filter=Q(due_at__lte=timezone.now())))
+        .annotate(n_open=counts["open"], n_overdue=counts["overdue"])
+        .values_list("scope_code", "n_open", "n_overdue")
     )
     opened: Counter[str] = Counter()
     late: Counter[str] = Counter()
-    for row in rows:
-        opened[row["scope_code"]] = row["n"]
-        late[row["scope_code"]] = row["late"]
+    for code, n_open, n_overdue in rows:
+        opened[code] = n_open
+        late[code] = n_overdue
     return opened, late
 
 

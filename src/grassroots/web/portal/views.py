@@ -2,7 +2,7 @@
 reject it. No account: a case opens with its tracking code and the reporter's phone.
 
 The views call the same services as the portal API (POST /api/v1/public/cases...) and count
-against the same throttle (PortalThrottle: one count per client address in the database, shared
+against the same budget (cases.public: one count per client address in the database, shared
 by every process), so the web form is no way around the API's limit. The phone never travels in
 a URL: the look-up is POSTed, and afterwards the session holds only the id of the case it opened,
 for a while. A look-up opens the reporter's own case only; a merged one shows the status of the
@@ -28,11 +28,15 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from shapely.geometry import mapping
 
+from grassroots.audit.context import client_address
 from grassroots.cases import services
-from grassroots.cases.api import PortalThrottle, public_out
 from grassroots.cases.models import Case
+from grassroots.cases.presenters import public_out
+from grassroots.cases.public import portal_allows
 from grassroots.core.uploads import UploadTooLarge
+from grassroots.territory.geometry import parse_polygon
 from grassroots.territory.models import Grid
 
 from .forms import LookupForm, RatingForm, RejectForm, SubmitForm
@@ -66,7 +70,7 @@ STAGE_NEXT = {
 
 def _throttled(request: HttpRequest) -> bool:
     """True when this client address has used up PORTAL_RATE (shared with the portal API)."""
-    return not PortalThrottle().allow_request(request)
+    return not portal_allows(client_address(request))
 
 
 def _refusal() -> str:
@@ -293,10 +297,6 @@ def _rounded(coords: Any) -> Any:
 def grids(request: HttpRequest) -> HttpResponse:
     """Grid outlines as GeoJSON, simplified to about a metre: the background people orient by
     on the location picker when there is no tile server. Rebuilt when a grid changes."""
-    from shapely.geometry import mapping
-
-    from grassroots.territory.geometry import parse_polygon
-
     stamp = Grid.objects.aggregate(n=Count("id"), last=Max("updated_at"))
     last = stamp["last"].timestamp() if stamp["last"] else 0
     key = f"portal:grids:{stamp['n']}:{last}"

@@ -1,4 +1,4 @@
-"""The grid worker's report form: what `cases.services.case_report` takes for a patrol report."""
+"""The grid worker's report form: what `cases.intake.case_report` takes for a patrol report."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from django import forms
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from grassroots.cases.intake import MAX_PHOTOS
 from grassroots.cases.models import Category
-from grassroots.cases.services import MAX_PHOTOS
 
 
 def category_label(category: Category) -> str:

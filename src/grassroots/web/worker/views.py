@@ -1,7 +1,7 @@
 """Grid worker pages, phone first: my grids, households, one household, a report, my tasks.
 
 Reads go through the registry and cases selectors (which start from `visible_to`), the report
-through `cases.services.case_report`: objects outside the user's scope answer 404, and ID and
+through `cases.intake.case_report`; "overdue" is models.overdue_q (Case.overdue for one case): objects outside the user's scope answer 404, and ID and
 phone numbers leave here masked only.
 """
 
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
@@ -21,11 +22,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grassroots.accounts.roles import Role
-from grassroots.cases.models import Case
+from grassroots.cases.deadlines import UNIT_TIER
+from grassroots.cases.errors import CaseInputError
+from grassroots.cases.intake import case_report
+from grassroots.cases.models import Case, overdue_q
 from grassroots.cases.selectors import cases_for, my_tasks
-from grassroots.cases.services import UNIT_TIER, CaseInputError, case_report
 from grassroots.core.scoping import Scope
 from grassroots.core.text import clean_text
+from grassroots.registry.filters import HouseholdFilters
 from grassroots.registry.models import CURRENT_RESIDENT, Household, Resident
 from grassroots.registry.selectors import household_list, resident_list, tags_for
 from grassroots.territory.models import Grid, Unit
@@ -122,13 +126,13 @@ def home(request: HttpRequest) -> HttpResponse:
         open_cases = Case.objects.filter(is_open=True, scope_code=OuterRef("code"))
         grids = grids.annotate(
             open_count=_count(open_cases),
-            overdue_count=_count(open_cases.filter(due_at__lte=now)),
+            overdue_count=_count(open_cases.filter(overdue_q(now))),
         )
         sorts.update(open=["open_count"], overdue=["overdue_count"])
         options += [("-open", _("Most open cases")), ("-overdue", _("Most overdue cases"))]
         tasks = my_tasks(user)
         context["task_count"] = tasks.count()
-        context["overdue_task_count"] = tasks.filter(due_at__lte=now).count()
+        context["overdue_task_count"] = tasks.filter(overdue_q(now)).count()
     context.update(sorted_page(request, grids, sorts, "code"))
     context["sort_options"] = sort_options(context["sorting"], options)
     context["is_worker"] = getattr(user, "role", "") == Role.GRID_WORKER
@@ -145,27 +149,23 @@ HOUSEHOLD_SORTS: dict[str, Sequence[str]] = {
 }
 
 
-def household_search_q(user: Any, query: str) -> Q:
-    """Households whose code starts with, or address holds, the text, or with a member the
-    registry's resident search finds (name, pinyin, initials, last digits of the ID number)."""
-    text = clean_text(query)
-    condition = Q(code__startswith=text) | Q(address__contains=text)
-    if user.has_perm("registry.view_resident"):
-        members = resident_list(user=user, q=query).exclude(household=None)
-        condition |= Q(pk__in=members.values("household_id"))
-    return condition
-
-
 @login_required
 @permission_required("registry.view_household", raise_exception=True)
 def households(request: HttpRequest) -> HttpResponse:
-    """Households in scope: search, a grid filter, sorting and pages; current members named."""
+    """Households in scope: search, a grid filter, sorting and pages; current members named.
+
+    The filters are the API's (registry.filters.HouseholdFilters, the same names); one that
+    does not parse finds nothing, like one naming a grid outside the scope.
+    """
     user = signed_in(request)
     query = clean_text(request.GET.get("q", ""))[:SEARCH_MAX_LENGTH]
     grid = _grid_param(request)
-    rows = household_list(user=user, grid=grid or None)
-    if query:
-        rows = rows.filter(household_search_q(user, query))
+    rows = household_list(user=user)
+    try:
+        given = {**request.GET.dict(), "q": query, "grid": grid}
+        rows = HouseholdFilters.parse(given).filter(rows, user=user)
+    except ValidationError:
+        rows = rows.none()
     see_members = user.has_perm("registry.view_resident")
     if see_members:
         current = Resident.objects.filter(CURRENT_RESIDENT).only("name", "relation", "household")
@@ -233,7 +233,7 @@ def household(request: HttpRequest, pk: int) -> HttpResponse:
         "can_report": user.has_perm("cases.add_case"),
     }
     if context["see_members"]:
-        members = [_member(r, user) for r in resident_list(user=user, household=found.pk)]
+        members = [_member(r, user) for r in resident_list(user=user).filter(household=found)]
         members.sort(key=lambda m: (not m["current"], not m["head"]))
         context["members"] = members
     if context["see_cases"]:
@@ -246,9 +246,8 @@ def household(request: HttpRequest, pk: int) -> HttpResponse:
                 "-reported",
             )
         )
-        now = timezone.now()
         for case in context["page_obj"]:
-            _decorate(case, now)
+            _decorate(case)
         context["sort_options"] = sort_options(
             context["sorting"],
             [("-reported", _("Newest first")), ("reported", _("Oldest first")), ("due", _("Due"))],
@@ -359,11 +358,11 @@ def _my_cases(user: Any) -> QuerySet[Case]:
     return cases_for(user).filter(mine)
 
 
-def _decorate(case: Case, now: Any) -> None:
-    """What the case lists show beyond the row: its page, label and whether it is overdue."""
+def _decorate(case: Case) -> None:
+    """What the case lists show beyond the row (whether it is overdue: Case.overdue): its page
+    and its category's label."""
     case.url = case_url(case.tracking_code)  # type: ignore[attr-defined]
     case.category_label = category_label(case.category)  # type: ignore[attr-defined]
-    case.overdue = case.is_open and case.due_at <= now  # type: ignore[attr-defined]
 
 
 @login_required
@@ -377,9 +376,8 @@ def tasks(request: HttpRequest) -> HttpResponse:
     if grid:
         rows = rows.filter(scope_code=grid)
     context = sorted_page(request, rows, TASK_SORTS, "due")
-    now = timezone.now()
     for case in context["page_obj"]:
-        _decorate(case, now)
+        _decorate(case)
     context.update(
         title=_("My tasks"),
         show=show,
