@@ -184,6 +184,7 @@ PLAIN_PARAMETERS = {
     "category",
     "tier",
     "overdue",
+    "urgent",
     "mine",
     "sort",
 }

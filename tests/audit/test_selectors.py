@@ -9,14 +9,8 @@ from django.core.exceptions import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grassroots.audit.selectors import (
-    ObjectFilter,
-    change_summary,
-    events_for,
-    parse_object,
-    parse_when,
-    sees_global_events,
-)
+from grassroots.audit.filters import ObjectFilter, parse_object, parse_when
+from grassroots.audit.selectors import change_summary, events_for, sees_global_events
 from tests import factories as f
 
 from .conftest import SHANGHAI

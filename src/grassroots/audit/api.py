@@ -12,18 +12,16 @@ from typing import Any
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
-from pydantic import ValidationInfo, field_validator
 
 from grassroots.core.api_support import (
     Page,
     PageQuery,
-    TextFilter,
-    filter_field,
     paginate,
     require_perm,
     responses,
 )
 
+from .filters import EventFilters
 from .models import Event
 from .selectors import VIEW_PERMISSION, event_data, events_for, visible_events
 
@@ -66,46 +64,6 @@ class EventPage(Page):
     items: list[EventOut]
 
 
-class EventFilters(Schema):
-    """The filters of `grassroots audit log`, as query parameters."""
-
-    object: TextFilter = filter_field(
-        "TYPE:ID for one object (resident:42, registry.household:7) or TYPE alone; TYPE "
-        "is resident, household, enterprise, user, grid, unit or a model label (an unknown "
-        "one answers 422).",
-        r"^([A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?(:[^\s:]{1,40})?)?$",
-    )
-    actor: TextFilter = filter_field("The account name, exactly.")
-    since: TextFilter = filter_field(
-        "ISO 8601 date or date-time (2024-05-01, 2024-05-01T08:30+08:00); without an "
-        "offset, the server's time zone.",
-        r"^(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?)?$",
-    )
-    until: TextFilter = filter_field(
-        "Like `since`; a date includes the whole of that day.",
-        r"^(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?)?$",
-    )
-    action: TextFilter = Field(
-        None,
-        description="Empty: no filter.",
-        json_schema_extra={"enum": ["", *Event.Action.values]},
-    )
-    channel: TextFilter = Field(
-        None,
-        description="Empty: no filter.",
-        json_schema_extra={"enum": ["", *Event.Channel.values]},
-    )
-
-    @field_validator("action", "channel")
-    @classmethod
-    def _choice(cls, value: str | None, info: ValidationInfo) -> str | None:
-        # Exactly as the document lists them (the command line also takes UPDATE).
-        choices = Event.Action.values if info.field_name == "action" else Event.Channel.values
-        if value is not None and value not in choices:
-            raise ValueError(f"unknown {info.field_name} {value} (one of: {', '.join(choices)})")
-        return value
-
-
 @router.get(
     "/audit/events",
     response=responses(EventPage),
@@ -126,7 +84,7 @@ def list_events(
     paging: Query[PageQuery],
 ) -> dict[str, Any]:
     user = require_perm(request, VIEW_PERMISSION)
-    page = paginate(events_for(user, **filters.dict()), paging)
+    page = paginate(events_for(user, filters), paging)
     page["items"] = [event_data(event, user) for event in page["items"]]
     return page
 

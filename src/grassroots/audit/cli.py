@@ -17,11 +17,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .filters import EventFilters
 from .models import Event
 from .selectors import (
     VIEW_PERMISSION,
@@ -33,12 +35,12 @@ from .selectors import (
 
 DEFAULT_LIMIT = 100
 
-# The options of the subcommand, in the order of events_for's filters.
-FILTER_OPTIONS = ("object", "actor", "since", "until", "action", "channel")
-
 
 def add_log_parser(command: BaseCommand, sub: Any) -> None:
-    """Add the `log` subcommand to the `audit` command's subparsers."""
+    """Add the `log` subcommand to the `audit` command's subparsers.
+
+    Its filter options bear the names of audit.filters.EventFilters, which reads them.
+    """
     p = sub.add_parser(
         "log",
         help="read the audit trail: who changed what, when, through which channel",
@@ -85,10 +87,9 @@ def run_log(command: BaseCommand, options: dict[str, Any]) -> None:
         raise CommandError(_("--limit: give a number of events of at least 1"))
     user = None
     if options.get("as_user"):
-        from grassroots.accounts.models import User
-
         name = options["as_user"]
-        user = User.objects.filter(username=name).first()
+        # The account model by Django's setting: the audit app lies below accounts.
+        user = get_user_model()._default_manager.filter(username=name).first()
         if user is None:
             raise CommandError(_("--as-user: no user named %(name)s") % {"name": name})
         if not user.is_active or not user.has_perm(VIEW_PERMISSION):
@@ -96,9 +97,8 @@ def run_log(command: BaseCommand, options: dict[str, Any]) -> None:
                 _("--as-user: %(name)s may not read the audit trail (%(perm)s)")
                 % {"name": name, "perm": VIEW_PERMISSION}
             )
-    filters = {name: options.get(name) for name in FILTER_OPTIONS}
     try:
-        events = events_for(user, **filters)
+        events = events_for(user, EventFilters.parse(options))
     except ValidationError as exc:
         problems = [
             f"--{name}: {message}"

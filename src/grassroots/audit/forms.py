@@ -1,15 +1,17 @@
-"""The filter form of the auditors' page: the same filters as `grassroots audit log`."""
+"""The filter form of the auditors' page: how the fields of audit.filters.EventFilters look.
+
+The form only draws the fields (labels, help, the choices of the selects) under the names of
+EventFilters; reading them is EventFilters' job, as for the API and `grassroots audit log`.
+"""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from .filters import ACTOR_MAX_LENGTH
 from .models import Event
-from .selectors import parse_object, parse_when
 
 
 class EventFilterForm(forms.Form):
@@ -19,7 +21,7 @@ class EventFilterForm(forms.Form):
         max_length=100,
         help_text=_("resident:42, household:7, user:3, or a type alone"),
     )
-    actor = forms.CharField(label=_("Actor"), required=False, max_length=150)
+    actor = forms.CharField(label=_("Actor"), required=False, max_length=ACTOR_MAX_LENGTH)
     since = forms.CharField(
         label=_("Since"),
         required=False,
@@ -36,30 +38,8 @@ class EventFilterForm(forms.Form):
         label=_("Channel"), required=False, choices=[("", _("any")), *Event.Channel.choices]
     )
 
-    def clean_object(self) -> str:
-        value: str = self.cleaned_data["object"]
-        if value:
-            parse_object(value)
-        return value
-
-    def clean_since(self) -> str:
-        return self._when("since")
-
-    def clean_until(self) -> str:
-        return self._when("until")
-
-    def _when(self, name: str) -> str:
-        value: str = self.cleaned_data[name]
-        if value:
-            parse_when(value)
-        return value
-
-    def filters(self) -> dict[str, Any]:
-        """The cleaned filters as keyword arguments of selectors.events_for."""
-        return {name: value or None for name, value in self.cleaned_data.items()}
-
-    def add_selector_errors(self, exc: ValidationError) -> None:
-        """Errors the selector found in combinations of filters (until before since)."""
+    def add_filter_errors(self, exc: ValidationError) -> None:
+        """Show what EventFilters refused next to the field it names."""
         for name, messages in exc.message_dict.items():
             for message in messages:
                 self.add_error(name if name in self.fields else None, message)

@@ -12,30 +12,23 @@ the admin all read through `visible_events` / `events_for`, so they agree on wha
   counts and filters alike; the public part of the same change is an event of its own;
 - a command run without a user (`user=None`) sees everything.
 
-Nothing filters on the text of an event's changes: only the fields named in `events_for`.
-
-Callers check the permission `audit.view_event` first; filters given as text (query strings,
-command options) are parsed here, and a bad value raises a ValidationError naming the parameter.
+Callers check the permission `audit.view_event` first. The filters are one definition,
+audit.filters.EventFilters, for all of them: a bad value is refused naming the parameter.
 """
 
 from __future__ import annotations
 
-import datetime
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.apps import apps
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from grassroots.core.scoping import Scope
-from grassroots.territory.models import Unit
 
+from .filters import EventFilters
 from .models import Event
 
 if TYPE_CHECKING:
@@ -43,20 +36,18 @@ if TYPE_CHECKING:
 
 VIEW_PERMISSION = "audit.view_event"
 
-# Short names accepted for object types in filters (`resident:42`).
-OBJECT_ALIASES = {
-    "resident": "registry.resident",
-    "household": "registry.household",
-    "enterprise": "registry.enterprise",
-    "user": "accounts.user",
-    "grid": "territory.grid",
-    "unit": "territory.unit",
-}
-_OBJECT_TYPE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
-_OBJECT_ID = re.compile(r"^[^\s:]{1,40}$")
-
 
 # Who sees what
+
+
+def _no_top_level_unit(scope: Scope) -> bool:
+    return False
+
+
+# Whether a scope holds a top-level unit of the territory. The territory app, which lies above
+# this one, sets it when Django starts (territory.apps); until then nobody but a superuser or a
+# command sees events without a territory.
+holds_top_level_unit: Callable[[Scope], bool] = _no_top_level_unit
 
 
 def sees_global_events(user: User | Any) -> bool:
@@ -66,7 +57,7 @@ def sees_global_events(user: User | Any) -> bool:
         return True
     if not scope.codes:
         return False
-    return Unit.objects.in_scope(scope).filter(parent__isnull=True).exists()
+    return holds_top_level_unit(scope)
 
 
 def sees_sensitive_events(user: User | Any | None) -> bool:
@@ -86,173 +77,26 @@ def visible_events(user: User | Any | None) -> QuerySet[Event]:
     return events.order_by("-at", "-id")
 
 
-# Parsing filters given as text
-
-
-@dataclass(frozen=True)
-class ObjectFilter:
-    """`TYPE` or `TYPE:ID`: every event about objects of a type, or about one object."""
-
-    object_type: str
-    object_id: str | None = None
-
-    def __str__(self) -> str:
-        return f"{self.object_type}:{self.object_id}" if self.object_id else self.object_type
-
-
-def _known_type(label: str) -> bool:
-    app_label, _dot, model = label.partition(".")
-    try:
-        apps.get_model(app_label, model)
-    except LookupError:
-        return False
-    return True
-
-
-def parse_object(value: str) -> ObjectFilter:
-    """`resident:42`, `registry.household:7` or a type alone (`grid`); ValidationError if not."""
-    text = value.strip()
-    kind, colon, pk = text.partition(":")
-    kind, pk = kind.strip().lower(), pk.strip()
-    kind = OBJECT_ALIASES.get(kind, kind)
-    aliases = ", ".join(OBJECT_ALIASES)
-    if not kind or not _OBJECT_TYPE.match(kind) or not _known_type(kind):
-        raise ValidationError(
-            _(
-                "expected TYPE:ID such as resident:42 or registry.household:7, where TYPE is "
-                "one of %(aliases)s or a model label (app.model); got %(value)s"
-            )
-            % {"aliases": aliases, "value": text or '""'},
-            code="object",
-        )
-    if colon and not _OBJECT_ID.match(pk):
-        raise ValidationError(
-            _("the ID after %(type)s: is missing or not an id (got %(value)s)")
-            % {"type": kind, "value": text},
-            code="object",
-        )
-    return ObjectFilter(kind, pk or None)
-
-
-def parse_when(value: str | datetime.date) -> datetime.date:
-    """An ISO 8601 date or date-time; a date-time without offset is in settings.TIME_ZONE.
-
-    Returns a date (a whole day) or an aware datetime.
-    """
-    if isinstance(value, datetime.datetime):
-        moment = value
-    elif isinstance(value, datetime.date):
-        return value
-    else:
-        text = value.strip()
-        try:
-            if len(text) <= 10:
-                return datetime.date.fromisoformat(text)
-            moment = datetime.datetime.fromisoformat(text)
-        except ValueError:
-            raise ValidationError(
-                _(
-                    "expected an ISO 8601 date or date-time such as 2024-05-01 or "
-                    "2024-05-01T08:30 or 2024-05-01T08:30+08:00; got %(value)s"
-                )
-                % {"value": text or '""'},
-                code="when",
-            ) from None
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.get_default_timezone())
-    return moment
-
-
-def _start(when: datetime.date) -> datetime.datetime:
-    """The first moment of `when`: itself for a datetime, midnight (TIME_ZONE) for a date."""
-    if isinstance(when, datetime.datetime):
-        return when
-    midnight = datetime.datetime.combine(when, datetime.time.min)
-    return timezone.make_aware(midnight, timezone.get_default_timezone())
-
-
-def _last(when: datetime.date) -> datetime.datetime:
-    """The last moment of `when`: itself for a datetime, the end of the day for a date."""
-    if isinstance(when, datetime.datetime):
-        return when
-    return _start(when + datetime.timedelta(days=1)) - datetime.timedelta(microseconds=1)
-
-
-def _choice(value: str, choices: list[str], what: str) -> str:
-    text = value.strip().lower()
-    if text not in choices:
-        raise ValidationError(
-            _("unknown %(what)s %(value)s (one of: %(choices)s)")
-            % {"what": what, "value": value.strip() or '""', "choices": ", ".join(choices)},
-            code="choice",
-        )
-    return text
-
-
 # The selector
 
 
 def events_for(
-    user: User | Any | None,
-    *,
-    object: str | ObjectFilter | None = None,
-    actor: str | None = None,
-    since: str | datetime.date | None = None,
-    until: str | datetime.date | None = None,
-    action: str | None = None,
-    channel: str | None = None,
+    user: User | Any | None, filters: EventFilters | None = None, **given: str | None
 ) -> QuerySet[Event]:
-    """Events `user` may read, newest first, narrowed by the filters given.
+    """Events `user` may read, newest first, narrowed by `filters`.
 
-    object: `TYPE[:ID]` (see parse_object). actor: the account name as recorded (`alice`, or
-    `os:alice` for a command without an account). since/until: ISO 8601; a date means the whole
-    day, so `until=2024-05-01` includes that day. action, channel: one of Event's choices.
-    Raises ValidationError with a message per parameter for input that does not parse.
+    The filters come parsed by a door (the API's query), or as text here (`events_for(user,
+    object="resident:42", since="2024-05-01")`, read by EventFilters.parse): a ValidationError
+    then names each one that does not parse.
     """
-    errors: dict[str, str] = {}
-    parsed: dict[str, Any] = {}
-
-    def parse(name: str, value: Any, parser: Any) -> None:
-        if value is None or value == "":
-            return
-        try:
-            parsed[name] = parser(value)
-        except ValidationError as exc:
-            errors[name] = exc.messages[0]
-
-    parse("object", object, lambda v: v if isinstance(v, ObjectFilter) else parse_object(v))
-    parse("since", since, parse_when)
-    parse("until", until, parse_when)
-    parse("action", action, lambda v: _choice(v, Event.Action.values, _("action")))
-    parse("channel", channel, lambda v: _choice(v, Event.Channel.values, _("channel")))
-    if actor is not None and len(actor.strip()) > 150:
-        errors["actor"] = _("an account name has at most 150 characters")
-    if "since" in parsed and "until" in parsed and _start(parsed["since"]) > _last(parsed["until"]):
-        errors["until"] = _("until lies before since")
-    if errors:
-        raise ValidationError({name: [message] for name, message in errors.items()})
-
-    events = visible_events(user)
-    if "object" in parsed:
-        target: ObjectFilter = parsed["object"]
-        events = events.filter(object_type=target.object_type)
-        if target.object_id is not None:
-            events = events.filter(object_id=target.object_id)
-    if actor is not None and actor.strip():
-        events = events.filter(actor_name=actor.strip())
-    if "since" in parsed:
-        events = events.filter(at__gte=_start(parsed["since"]))
-    if "until" in parsed:
-        end = parsed["until"]
-        if isinstance(end, datetime.datetime):
-            events = events.filter(at__lte=end)
-        else:  # the whole day
-            events = events.filter(at__lt=_start(end + datetime.timedelta(days=1)))
-    if "action" in parsed:
-        events = events.filter(action=parsed["action"])
-    if "channel" in parsed:
-        events = events.filter(channel=parsed["channel"])
-    return events
+    if filters is None:
+        unknown = set(given) - set(EventFilters.model_fields)
+        if unknown:
+            raise TypeError(f"events_for() got unknown filters: {', '.join(sorted(unknown))}")
+        filters = EventFilters.parse(given)
+    elif given:
+        raise TypeError("events_for() takes filters parsed or as text, not both")
+    return filters.filter(visible_events(user))
 
 
 # Showing events

@@ -1,9 +1,9 @@
 """Reads of the registry for lists, search and the API.
 
 Every selector starts from `Model.objects.visible_to(user)`: rows outside the user's scope are
-never counted, listed or found. Filters narrow that set further, so a filter that names a grid
-or unit outside the scope (or one that does not exist) gives an empty result, never a hint that
-the grid exists.
+never counted, listed or found. The lists' filters (registry.filters) narrow that set further
+with the conditions below, so a filter that names a grid or unit outside the scope (or one that
+does not exist) gives an empty result, never a hint that the grid exists.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def tags_for(user: User, stored: str) -> list[str]:
     return [t for t in tags if t not in hidden]
 
 
-def _tag_filter(tag: str, user: Any) -> Q:
+def tag_condition(tag: str, user: Any) -> Q:
     """Rows carrying `tag`; refuses a tag that is not in the vocabulary `user` may see.
 
     A sensitive tag named by someone without the grant is refused exactly like a tag that
@@ -101,7 +101,7 @@ def _tag_filter(tag: str, user: Any) -> Q:
     return Q(tags__contains=f"{TAG_SEPARATOR}{name}{TAG_SEPARATOR}")
 
 
-def _under(unit_code: str) -> Q:
+def under(unit_code: str) -> Q:
     """Rows whose scope code lies under the unit `unit_code` (a town filter keeps its villages)."""
     return Scope.of(unit_code).q("scope_code")
 
@@ -145,18 +145,43 @@ def resident_search_q(query: str) -> Q:
     return Q(name_key__contains=key)
 
 
-def household_list(
-    *,
-    user: User,
-    grid: str | None = None,
-    unit: str | None = None,
-    tag: str | None = None,
-    q: str | None = None,
-) -> QuerySet[Household]:
+def household_text_q(query: str) -> Q:
+    """Households whose code starts with, or whose address holds, the text."""
+    text = clean_text(query)
+    return Q(code__startswith=text) | Q(address__contains=text)
+
+
+def household_search_q(user: Any, query: str) -> Q:
+    """Households found by their code or address, or (when `user` may view residents) by a
+    member the resident search finds: name, pinyin, initials, the last digits of the ID number.
+
+    Members are those `user` may see, moved out or deceased ones included.
+    """
+    condition = household_text_q(query)
+    if user.has_perm("registry.view_resident"):
+        members = Resident.objects.visible_to(user).filter(resident_search_q(query))
+        condition |= Q(pk__in=members.exclude(household=None).values("household_id"))
+    return condition
+
+
+def enterprise_q(query: str) -> Q:
+    """Enterprises whose name holds the text (simplified or traditional), or with that credit
+    code."""
+    text = clean_text(query)
+    simplified = to_simplified(text)
+    return (
+        Q(name__contains=text)
+        | Q(name__contains=simplified)
+        | Q(credit_code=text.replace(" ", "").upper())
+    )
+
+
+def household_list(*, user: User) -> QuerySet[Household]:
     """Households visible to `user`, ordered by code, with grid, unit and member count.
 
     `member_count` counts current residents (not moved out, not deceased) with a correlated
-    subquery, which keeps the page query free of a GROUP BY over every joined column.
+    subquery, which keeps the page query free of a GROUP BY over every joined column. Lists
+    narrow it with registry.filters.HouseholdFilters.
     """
     current_members = (
         Resident.objects.filter(CURRENT_RESIDENT, household=OuterRef("pk"))
@@ -165,87 +190,40 @@ def household_list(
         .annotate(n=Count("pk"))
         .values("n")
     )
-    qs = (
+    return (
         Household.objects.visible_to(user)
         .select_related("grid", "unit")
         .defer("grid__boundary")
         .annotate(
             member_count=Coalesce(Subquery(current_members, output_field=IntegerField()), Value(0))
         )
+        .order_by("code")
     )
-    if grid:
-        qs = qs.filter(grid__code=grid)
-    if unit:
-        qs = qs.filter(_under(unit))
-    if tag:
-        qs = qs.filter(_tag_filter(tag, user))
-    if q:
-        text = clean_text(q)
-        qs = qs.filter(Q(code__startswith=text) | Q(address__contains=text))
-    return qs.order_by("code")
 
 
-def resident_list(
-    *,
-    user: User,
-    grid: str | None = None,
-    unit: str | None = None,
-    tag: str | None = None,
-    household: int | None = None,
-    q: str | None = None,
-    current: bool | None = None,
-) -> QuerySet[Resident]:
-    """Residents visible to `user`, ordered by name key then id, with household, grid, unit."""
-    qs = (
+def resident_list(*, user: User) -> QuerySet[Resident]:
+    """Residents visible to `user`, ordered by name key then id, with household, grid, unit.
+
+    Lists narrow it with registry.filters.ResidentFilters.
+    """
+    return (
         Resident.objects.visible_to(user)
         .select_related("household__grid", "unit")
         .defer("household__grid__boundary")
+        .order_by("name_key", "id")
     )
-    if grid:
-        qs = qs.filter(household__grid__code=grid)
-    if unit:
-        qs = qs.filter(_under(unit))
-    if tag:
-        qs = qs.filter(_tag_filter(tag, user))
-    if household is not None:
-        qs = qs.filter(household_id=household)
-    if current is True:
-        qs = qs.filter(CURRENT_RESIDENT)
-    elif current is False:
-        qs = qs.exclude(CURRENT_RESIDENT)
-    if q:
-        qs = qs.filter(resident_search_q(q))
-    return qs.order_by("name_key", "id")
 
 
-def enterprise_list(
-    *,
-    user: User,
-    grid: str | None = None,
-    unit: str | None = None,
-    industry: str | None = None,
-    q: str | None = None,
-) -> QuerySet[Enterprise]:
-    """Enterprises visible to `user`, ordered by name then id, with grid and unit."""
-    qs = Enterprise.objects.visible_to(user).select_related("grid", "unit").defer("grid__boundary")
-    if grid:
-        qs = qs.filter(grid__code=grid)
-    if unit:
-        qs = qs.filter(_under(unit))
-    if industry:
-        qs = qs.filter(industry=clean_text(industry))
-    if q:
-        qs = qs.filter(_enterprise_q(q))
-    return qs.order_by("name", "id")
+def enterprise_list(*, user: User) -> QuerySet[Enterprise]:
+    """Enterprises visible to `user`, ordered by name then id, with grid and unit.
 
-
-def _enterprise_q(query: str) -> Q:
-    text = clean_text(query)
-    simplified = to_simplified(text)
+    Lists narrow it with registry.filters.EnterpriseFilters.
+    """
     return (
-        Q(name__contains=text)
-        | Q(name__contains=simplified)
-        | Q(credit_code=text.replace(" ", "").upper())
+        Enterprise.objects.visible_to(user)
+        .select_related("grid", "unit")
+        .defer("grid__boundary")
+        .order_by("name", "id")
     )
 
 
@@ -274,13 +252,13 @@ def registry_search(*, user: User, query: str, limit: int) -> SearchResult:
         return SearchSection(count=qs.count(), items=list(qs[:limit]))
 
     return SearchResult(
-        residents=section(resident_list(user=user, q=query))
+        residents=section(resident_list(user=user).filter(resident_search_q(query)))
         if user.has_perm("registry.view_resident")
         else None,
-        households=section(household_list(user=user, q=query))
+        households=section(household_list(user=user).filter(household_text_q(query)))
         if user.has_perm("registry.view_household")
         else None,
-        enterprises=section(enterprise_list(user=user, q=query))
+        enterprises=section(enterprise_list(user=user).filter(enterprise_q(query)))
         if user.has_perm("registry.view_enterprise")
         else None,
     )

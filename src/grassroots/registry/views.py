@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from django.contrib import admin
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -13,20 +9,13 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
 from grassroots.accounts.roles import Role
+from grassroots.core.admin_support import page_context
 from grassroots.core.scoping import Scope
 from grassroots.territory.models import Grid, Unit
+from grassroots.territory.selectors import Place, child_places, places
 
-from .coverage import PROBLEM_KEYS, coverage_report
+from .coverage import PROBLEM_KEYS, PROBLEM_LABELS, coverage_report
 from .models import CURRENT_RESIDENT, Household, Resident
-
-PROBLEM_LABELS = {
-    "households_without_grid": _("Households without a grid"),
-    "households_outside_grid": _("Households outside their grid's boundary"),
-    "residents_without_household": _("Current residents without a household"),
-    "empty_households": _("Households without current members"),
-    "duplicate_id_numbers": _("ID numbers held by more than one current resident"),
-    "grids_without_worker": _("Grids without a grid worker"),
-}
 
 # Which admin change page a coverage sample links to.
 SAMPLE_ADMIN = {
@@ -34,37 +23,6 @@ SAMPLE_ADMIN = {
     "resident": "admin:registry_resident_change",
     "grid": "admin:territory_grid_change",
 }
-
-
-@dataclass(frozen=True)
-class Place:
-    """A node of the territory tree (unit or grid) as pages show it."""
-
-    code: str
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.code})"
-
-
-def places(codes: list[str]) -> list[Place]:
-    """The units and grids with these codes, in code order (unknown codes shown bare)."""
-    names = dict(Unit.objects.filter(code__in=codes).values_list("code", "name"))
-    names.update(Grid.objects.filter(code__in=codes).values_list("code", "name"))
-    return [Place(code, names.get(code, "")) for code in sorted(codes)]
-
-
-def child_places(user: Any, code: str) -> list[Place]:
-    """The visible units and grids directly below `code`, for narrowing a page."""
-    units = Unit.objects.visible_to(user).filter(parent__code=code)
-    grids = Grid.objects.visible_to(user).filter(unit__code=code)
-    rows = list(units.values_list("code", "name")) + list(grids.values_list("code", "name"))
-    return [Place(c, n) for c, n in sorted(rows)]
-
-
-def page_context(request: HttpRequest, title: Any) -> dict[str, Any]:
-    """What the admin's templates expect, so that our pages look like part of the admin."""
-    return {**admin.site.each_context(request), "title": title}
 
 
 @login_required
