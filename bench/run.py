@@ -307,8 +307,8 @@ def run_benchmarks(workdir: Path, households: int, seed: int) -> dict[str, Any]:
     from grassroots.registry.imports import import_households, import_residents
     from grassroots.registry.models import Household, Resident
     from grassroots.territory.geometry import GridIndex, parse_polygon
+    from grassroots.territory.imports import import_grids, import_units
     from grassroots.territory.models import Grid
-    from grassroots.territory.services import import_grids, import_units
 
     timer = Timer()
     figures: dict[str, Any] = {"households_requested": households}

@@ -111,9 +111,15 @@ def test_it_reads_xlsx(world, upload, tmp_path):
             RESIDENT_HEADER.encode("utf-16"),
             "r.csv is neither UTF-8 nor GB18030 text; save it as CSV UTF-8 or as .xlsx",
         ),
-        ("r.pdf", b"%PDF-1.4", "r.pdf: only .csv and .xlsx files can be imported"),
+        ("r.pdf", b"%PDF-1.4", "r.pdf: only .csv, .xlsx and .xls files can be imported"),
         ("r.csv", b"", "r.csv is empty"),
         ("r.xlsx", b"not a zip", None),
+        (
+            "r.xls",
+            b"not an xls",
+            "r.xls is not a readable .xls file: XLRDError: Unsupported format, or corrupt file: "
+            "Expected BOF record; found b'not an x'",
+        ),
     ],
 )
 def test_it_refuses_a_file_it_cannot_read_with_422(world, upload, name, content, reason):

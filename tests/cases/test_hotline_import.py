@@ -429,3 +429,37 @@ def test_the_api_refuses_an_unreadable_file(world, upload):
     response = upload("dispatcher", b"\x00\x01", name="orders.pdf")
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "file"
+
+
+def test_grassroots_import_hotline_is_the_same_command(world, tmp_path):
+    out, err = io.StringIO(), io.StringIO()
+    call_command(
+        "import",
+        "hotline",
+        str(good_file(tmp_path)),
+        "--as-user",
+        "dispatcher",
+        stdout=out,
+        stderr=err,
+    )
+    assert out.getvalue().strip() == "hotline: took in 3 work order(s)"
+    assert err.getvalue().endswith("orders.csv as utf-8\n")
+    assert set(Case.objects.values_list("reporter_user__username", flat=True)) == {"dispatcher"}
+    with pytest.raises(CommandError, match="^--as-user: no active user named nobody$"):
+        call_command("import", "hotline", str(good_file(tmp_path)), "--as-user", "nobody")
+
+
+def test_the_api_answers_409_when_another_import_holds_the_lock_too_long(
+    world, tmp_path, upload, monkeypatch
+):
+    from grassroots.core.imports import ImportBusy
+    from grassroots.registry import api_imports
+
+    def busy(*args, **kwargs):
+        raise ImportBusy("another import is being written")
+
+    monkeypatch.setattr(api_imports, "run_import", busy)
+    response = upload("dispatcher", good_file(tmp_path).read_bytes(), dry_run="false")
+    assert response.status_code == 409
+    assert response.json() == {"detail": "another import is being written"}
+    assert not Case.objects.exists()

@@ -438,3 +438,83 @@ def test_the_reader_limits_its_own_memory_and_time():
     )
     done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == f"({100 * 2**20}, {100 * 2**20}) (7, 12)"
+
+
+# The old binary .xls (Excel 97-2003): read by xlrd in the same child process
+
+
+def write_xls(path: Path, rows: list[list[object]], styles: dict[int, str] | None = None) -> Path:
+    """An .xls file (xlwt) of `rows`; `styles` gives a number format to columns by index."""
+    import xlwt
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Sheet1")
+    formats = {c: xlwt.easyxf(num_format_str=f) for c, f in (styles or {}).items()}
+    for r, values in enumerate(rows):
+        for c, value in enumerate(values):
+            if value is not None:
+                sheet.write(r, c, value, *([formats[c]] if c in formats else []))
+    book.save(str(path))
+    return path
+
+
+def test_it_reads_an_xls_file_as_it_reads_an_xlsx_file(tmp_path):
+    import datetime
+
+    path = write_xls(
+        tmp_path / "r.xls",
+        [
+            ["姓名", "身份证号", "手机号", "迁出日期", "在册"],
+            ["张三", "110105194912310021", 13800138000, datetime.date(2020, 3, 5), True],
+            [],
+            ["=李四", None, 1.5, datetime.datetime(2020, 3, 5, 12, 0), False],
+        ],
+        styles={3: "YYYY-MM-DD"},
+    )
+    headers, rows = rows_of(path)
+    assert headers == ["姓名", "身份证号", "手机号", "迁出日期", "在册"]
+    # Numbers as digits, dates as ISO dates, booleans as 1/0; the empty row is skipped.
+    assert rows == [
+        (2, ["张三", "110105194912310021", "13800138000", "2020-03-05", "1"]),
+        (4, ["=李四", "", "1.5", "2020-03-05T12:00:00", "0"]),
+    ]
+    assert read_table(path).encoding is None
+
+
+def test_it_refuses_an_xls_file_it_cannot_read_with_a_reason(tmp_path):
+    path = tmp_path / "x.xls"
+    path.write_bytes(b"<html>an export that is no workbook</html>")
+    assert refusal(path) == (
+        "x.xls is not a readable .xls file: XLRDError: Unsupported format, or corrupt file: "
+        "Expected BOF record; found b'<html>an'"
+    )
+
+
+def test_it_reads_an_xlsx_file_named_xls_by_what_it_holds(tmp_path):
+    # Exports often name an .xlsx file .xls (and the reverse).
+    xlsx_named_xls = write_xlsx(tmp_path / "a.xls", [text_row(1, "code", "name")])
+    assert rows_of(xlsx_named_xls) == (["code", "name"], [])
+    xls_named_xlsx = write_xls(tmp_path / "b.xlsx", [["code", "name"], ["350426", "尤溪县"]])
+    assert rows_of(xls_named_xlsx) == (["code", "name"], [(2, ["350426", "尤溪县"])])
+
+
+def test_it_refuses_an_xls_value_past_the_column_limit(tmp_path, settings):
+    settings.IMPORT_MAX_COLUMNS = 3
+    path = write_xls(tmp_path / "w.xls", [["a", "b", "c"], ["1", None, None, None, "x"]])
+    assert refusal(path) == (
+        "w.xls: row 2 has a value in column E, past the limit of 3 columns (IMPORT_MAX_COLUMNS)"
+    )
+
+
+def test_it_reads_an_xls_file_in_the_child_under_its_limits(tmp_path, monkeypatch):
+    seen = []
+    command = tables._reader_command
+
+    def spy(path):
+        seen.append(path)
+        return command(path)
+
+    monkeypatch.setattr(tables, "_reader_command", spy)
+    path = write_xls(tmp_path / "c.xls", [["code", "name"], ["350426", "尤溪县"]])
+    assert rows_of(path)[1] == [(2, ["350426", "尤溪县"])]
+    assert seen == [path]

@@ -61,6 +61,12 @@ def test_it_updates_changed_households_and_moves_their_members(world, tmp_path):
     member = world.residents["赵光菊"]
     member.refresh_from_db()
     assert member.scope_code == world.grid_a21.code and member.unit == world.village_a2
+    # The members' move is recorded too, under their new place.
+    from grassroots.audit.models import Event
+
+    moved = Event.objects.get(object_type="registry.resident", object_id=str(member.pk))
+    assert moved.changes["scope_code"] == [world.grid_a11.code, world.grid_a21.code]
+    assert moved.scope_code == world.grid_a21.code
 
 
 def test_it_reports_every_bad_row_by_spreadsheet_row_and_column_and_writes_nothing(world, tmp_path):
@@ -354,3 +360,50 @@ def test_it_explains_problems_in_chinese_by_default(world, tmp_path):
     path = write(tmp_path / "h.csv", HOUSEHOLD_HEADER + "X1,,350426100001001,,,\n")
     code, out, _ = run("households", path)
     assert code == 1 and out.strip() == "row 2: 地址: 地址为空"
+
+
+def test_it_imports_an_old_binary_xls_file(world, tmp_path):
+    from tests.core.test_xlsx import write_xls
+
+    number = f.id_number()
+    path = write_xls(
+        tmp_path / "r.xls",
+        [
+            ["姓名", "身份证号", "手机号", "户编号", "与户主关系"],
+            ["张三", number, 13800138000, "HA11-1", "配偶"],
+            ["李四", "123", None, "HA11-1", "子女"],
+        ],
+    )
+    code, out, err = run("residents", path, "--errors", tmp_path / "e.csv")
+    assert code == 1 and out.splitlines() == [
+        "row 3: 身份证号: ID number must have 18 characters, not 3"
+    ]
+    assert err.endswith("1 problem(s) in 1 row(s) of 2; nothing was written")
+    rows = list(csv.reader(io.StringIO((tmp_path / "e.csv").read_text(encoding="utf-8-sig"))))
+    assert rows[1][:3] == ["3", "李四", "123"]
+    write_xls(
+        path, [["姓名", "身份证号", "手机号", "户编号"], ["张三", number, 13800138000, "HA11-1"]]
+    )
+    code, out, _err = run("residents", path)
+    assert code == 0 and out.strip() == "residents: created 1, updated 0, unchanged 0"
+    assert Resident.objects.with_id_number(number).get().phone == "13800138000"
+
+
+@pytest.mark.parametrize("separator", ["、", ";", "；", ",", "，"])
+def test_it_splits_every_multi_value_cell_the_same_way(world, tmp_path, separator):
+    path = tmp_path / "h.csv"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows(
+            [
+                ["户编号", "地址", "网格编码", "标签"],
+                ["T1", "某地", world.grid_a11.code, f"低保{separator} 独居老人"],
+            ]
+        )
+    assert run("households", path)[0] == 0
+    assert Household.objects.get(code="T1").tag_list == ["低保", "独居老人"]
+
+
+def test_it_names_the_kinds_it_imports(world):
+    from grassroots.core.imports import import_kinds
+
+    assert list(import_kinds()) == ["units", "grids", "households", "residents", "hotline"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -20,6 +21,12 @@ def run(*args):
     except CommandError as exc:
         return exc.returncode, out.getvalue()
     return 0, out.getvalue()
+
+
+def run_raising(*args):
+    out = io.StringIO()
+    call_command("import", *[str(a) for a in args], stdout=out, stderr=io.StringIO())
+    return out.getvalue()
 
 
 def feature(code, name, polygon, kind="综合"):
@@ -62,10 +69,11 @@ def test_it_refuses_units_with_bad_codes_levels_or_missing_parents(db, tmp_path)
     )
     code, out = run("units", path)
     assert code == 1
+    # Listed by row, like every import's problems (the parent check comes after the rows).
     assert out.splitlines() == [
         "row 3: code: code 35042610 must be 2, 4, 6, 9 or 12 digits",
-        "row 5: level: a 9-digit code is a town, not a village",
         "row 4: code: parent unit 350426999 does not exist (import it first or in the same file)",
+        "row 5: level: a 9-digit code is a town, not a village",
     ]
     assert not Unit.objects.exists()
 
@@ -113,21 +121,17 @@ def test_it_imports_grids_and_checks_them(db, tmp_path):
     code, out = run("grids", bad)
     assert code == 1
     lines = out.splitlines()
-    assert (
-        lines[0]
-        == "grid 350426100002001 (外村网格) [feature 1]: code does not start with the code of an existing village/community (350426100002)"
-    )
-    assert lines[1].startswith(
+    # Listed by feature, like every import's problems (overlaps are found after the features).
+    assert lines == [
+        "grid 350426100002001 (外村网格) [feature 1]: code does not start with the code of an existing village/community (350426100002)",
+        "grid 350426100001003 (重叠网格) [feature 2]: overlaps existing grid 350426100001001",
+        "grid 350426100001003 (重叠网格) [feature 2]: overlaps existing grid 350426100001002",
+        lines[3],
+        "grid 3504261000010 (短码) [feature 4]: code must be 15 digits",
+        "grid 350426100001005 (点) [feature 5]: geometry must be a GeoJSON Polygon or MultiPolygon",
+    ]
+    assert lines[3].startswith(
         "grid 350426100001004 (自交网格) [feature 3]: polygon is not valid: Self-intersection"
-    )
-    assert lines[2] == "grid 3504261000010 (短码) [feature 4]: code must be 15 digits"
-    assert (
-        lines[3]
-        == "grid 350426100001005 (点) [feature 5]: geometry must be a GeoJSON Polygon or MultiPolygon"
-    )
-    assert (
-        lines[4]
-        == "grid 350426100001003 (重叠网格) [feature 2]: overlaps existing grid 350426100001001"
     )
     assert Grid.objects.count() == 2
 
@@ -143,9 +147,17 @@ def test_it_allows_grids_that_share_a_border(db):
 def test_it_refuses_a_file_that_is_not_a_feature_collection(db, tmp_path):
     path = tmp_path / "g.geojson"
     path.write_text('{"type": "Feature"}')
-    assert run("grids", path) == (1, "g.geojson is not a GeoJSON FeatureCollection\n")
+    # Refused as a whole, like a spreadsheet that cannot be read: the command's error message.
+    with pytest.raises(CommandError) as refused:
+        run_raising("grids", path)
+    assert (refused.value.returncode, str(refused.value)) == (
+        1,
+        "g.geojson is not a GeoJSON FeatureCollection",
+    )
     path.write_text("{nope")
-    assert run("grids", path)[1].startswith("g.geojson is not readable GeoJSON")
+    with pytest.raises(CommandError, match="^g.geojson is not readable GeoJSON"):
+        run_raising("grids", path)
+    assert not Grid.objects.exists()
 
 
 def test_it_names_bad_levels_kinds_and_geometry(db, tmp_path):
@@ -185,3 +197,69 @@ def test_it_names_bad_levels_kinds_and_geometry(db, tmp_path):
         == "grid 350426100001004 (重复) [feature 5]: the same code appears twice in the file"
     )
     assert not Grid.objects.exists()
+
+
+def test_it_audits_each_unit_and_grid_written_and_each_import(db, tmp_path):
+    from grassroots.audit.models import Event
+
+    units = tmp_path / "units.csv"
+    units.write_text("code,name\n350426,尤溪县\n350426100,城关镇\n350426100001,水东社区\n")
+    grids = write_grids(
+        tmp_path / "g.geojson", feature("350426100001001", "一网格", square(118.0, 26.0))
+    )
+    assert run("units", units)[0] == 0 and run("grids", grids)[0] == 0
+    village = Unit.objects.get(code="350426100001")
+    [created] = Event.objects.filter(object_type="territory.unit", object_id=str(village.pk))
+    assert (created.action, created.channel, created.scope_code) == (
+        "create",
+        "import",
+        village.code,
+    )
+    assert created.changes == {
+        "code": [None, "350426100001"],
+        "name": [None, "水东社区"],
+        "level": [None, "village"],
+        "kind": [None, "community"],
+        "parent": [None, village.parent_id],
+    }
+    grid = Grid.objects.get()
+    [event] = Event.objects.filter(object_type="territory.grid", action="create")
+    assert (event.object_id, event.object_repr) == (str(grid.pk), "一网格 (350426100001001)")
+    assert event.changes["boundary"] == [None, square(118.0, 26.0)]
+    imports = Event.objects.filter(action="import").order_by("pk")
+    assert [(e.object_type, e.object_repr, e.changes) for e in imports] == [
+        (
+            "territory.unit",
+            "units.csv",
+            {
+                "file": "units.csv",
+                "encoding": "utf-8",
+                "rows": 3,
+                "created": 3,
+                "updated": 0,
+                "unchanged": 0,
+            },
+        ),
+        (
+            "territory.grid",
+            "g.geojson",
+            {
+                "file": "g.geojson",
+                "encoding": None,
+                "rows": 1,
+                "created": 1,
+                "updated": 0,
+                "unchanged": 0,
+            },
+        ),
+    ]
+    # A change is one update event with the fields before and after; the same file, none.
+    units.write_text("code,name\n350426,尤溪县\n350426100,城关镇\n350426100001,水东村\n")
+    assert run("units", units)[1] == "units: created 0, updated 1, unchanged 2\n"
+    [updated] = Event.objects.filter(object_type="territory.unit", action="update")
+    assert (updated.object_id, updated.changes) == (
+        str(village.pk),
+        {"name": ["水东社区", "水东村"], "kind": ["community", "village"]},
+    )
+    assert run("grids", grids)[1] == "grids: created 0, updated 0, unchanged 1\n"
+    assert not Event.objects.filter(object_type="territory.grid", action="update").exists()

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from grassroots.core.tables import TableError
 from grassroots.core.text import clean_text, compact
+from grassroots.territory.imports import NAME_MAX_LENGTH, import_grids, import_units
 from grassroots.territory.models import Grid, Unit
-from grassroots.territory.services import NAME_MAX_LENGTH, import_grids, import_units
 from tests.factories import square
 
 BOUNDED = settings(
@@ -90,7 +90,7 @@ def assert_units_all_or_nothing(path, rows):
     if result is None or result.problems:
         assert after == before
         for problem in result.problems if result else []:
-            match = ROW_PROBLEM.match(problem)
+            match = ROW_PROBLEM.match(str(problem))
             assert match, problem
             assert 2 <= int(match[1]) <= len(rows) + 1
         return
@@ -212,7 +212,7 @@ def test_it_imports_grids_or_reports_every_bad_feature(world, tmp_path, features
     if result.problems:
         assert after == before
         for problem in result.problems:
-            match = FEATURE_PROBLEM.search(problem)
+            match = FEATURE_PROBLEM.search(str(problem))
             assert match, problem
             assert 1 <= int(match[1]) <= len(features)
         return
@@ -252,14 +252,14 @@ def test_it_refuses_a_name_longer_than_the_database_holds(world, tmp_path):
     assert Grid._meta.get_field("name").max_length == NAME_MAX_LENGTH
     long = "村" * (NAME_MAX_LENGTH + 1)
     result = import_units(units_file(tmp_path, [("350426100009", long, "")]))
-    assert result.problems == ["row 2: name: name is longer than 100 characters"]
+    assert [str(p) for p in result.problems] == ["row 2: name: name is longer than 100 characters"]
     feature = {
         "type": "Feature",
         "properties": {"code": "350426100001009", "name": long},
         "geometry": square(118.5, 26.5),
     }
     result = import_grids(grids_file(tmp_path, [feature]))
-    assert result.problems == [
+    assert [str(p) for p in result.problems] == [
         f"grid 350426100001009 ({long}) [feature 1]: name is longer than 100 characters"
     ]
     assert (Unit.objects.count(), Grid.objects.count()) == (6, 4)

@@ -15,7 +15,7 @@ from django_tasks_db.models import DBTaskResult
 
 from grassroots.audit.models import Event
 from grassroots.registry.models import Household
-from grassroots.web.console.imports_jobs import PROGRESS_FILE, progress_of, write_progress
+from grassroots.web.console.imports_files import PROGRESS_FILE, progress_of, write_progress
 from grassroots.web.models import ImportJob, ImportProblem
 from tests.core.xlsx_files import far_corner
 
@@ -276,7 +276,7 @@ def test_it_refuses_a_file_over_the_size_limit_with_a_clear_message(world, offic
 def test_it_refuses_other_file_types_next_to_the_field(world, official):
     response = official.post(START, {"kind": "households", "file": csv_file("x", name="h.pdf")})
     assert response.status_code == 422
-    assert "Choose a .csv or .xlsx file." in response.content.decode()
+    assert "Choose a .csv, .xlsx or .xls file." in response.content.decode()
     assert not ImportJob.objects.exists()
 
 
@@ -453,9 +453,11 @@ def test_it_imports_residents_from_an_xlsx_file(world, official):
 
 
 def test_the_importers_report_progress_outside_the_write(world, tmp_path, monkeypatch):
+    from grassroots.core import imports as pipeline
     from grassroots.registry import imports
 
-    monkeypatch.setattr(imports, "PROGRESS_EVERY", 2)
+    # The pipeline reports the progress of every kind (core/imports.py).
+    monkeypatch.setattr(pipeline, "PROGRESS_EVERY", 2)
     path = tmp_path / "h.csv"
     path.write_text(
         HOUSEHOLD_HEADER + "".join(f"N{i},某地,350426100001001,,,\n" for i in range(5)),
@@ -496,3 +498,18 @@ def test_a_stalled_job_can_be_deleted(world, official):
     assert "Cancel and delete the file" in official.get(job_url(job)).content.decode()
     official.post(job_url(job, "import_delete"))
     assert not ImportJob.objects.exists() and not job.folder.exists()
+
+
+def test_it_checks_an_old_binary_xls_upload_too(world, official, tmp_path):
+    from tests.core.test_xlsx import write_xls
+
+    path = write_xls(
+        tmp_path / "h.xls",
+        [["户编号", "地址", "网格编码"], ["X1", "某地", "350426100001001"], ["", "没有编号", ""]],
+    )
+    upload_file = SimpleUploadedFile("h.xls", path.read_bytes())
+    official.post(START, {"kind": "households", "file": upload_file})
+    job = ImportJob.objects.get()
+    assert (job.status, job.rows_total, job.created, job.problem_count) == ("checked", 2, 0, 1)
+    problem = job.problems.get()
+    assert (problem.row, problem.column, problem.reason) == (3, "户编号", "household code is empty")

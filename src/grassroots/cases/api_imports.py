@@ -1,7 +1,7 @@
 """API of the hotline import: POST /imports/hotline with a .csv or .xlsx export of work orders.
 
-The same importer as `grassroots hotline import`, with the caller's scope and as the caller
-(who took the cases in). Registered before the registry's /imports/{kind}, whose kinds are
+The same importer as `grassroots hotline import`, through the same pipeline, with the
+caller's scope and as the caller (who took the cases in). Registered before the registry's /imports/{kind}, whose kinds are
 households and residents and whose permission is the registry's.
 """
 
@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, File, Query, Router, Schema, UploadedFile
 
-from grassroots.core.api_support import ERROR_RESPONSES, ErrorOut, invalid, require_perm
+from grassroots.core.api_support import ERROR_RESPONSES, ErrorOut, require_perm
 from grassroots.core.scoping import Scope
-from grassroots.core.tables import TableError
-from grassroots.registry.api_imports import ImportOut, import_out, saved_upload
+from grassroots.registry.api_imports import ImportOut, run_upload, saved_upload
 
-from .imports import import_hotline
+from .imports import HotlineImporter
 
 router = Router()
 
@@ -29,7 +27,7 @@ class HotlineQuery(Schema):
 
 @router.post(
     "/imports/hotline",
-    response={200: ImportOut, **ERROR_RESPONSES, 413: ErrorOut},
+    response={200: ImportOut, **ERROR_RESPONSES, 409: ErrorOut, 413: ErrorOut},
     operation_id="importHotline",
     tags=["imports"],
     summary="Import 12345 hotline work orders from a spreadsheet",
@@ -43,17 +41,8 @@ def import_hotline_orders(
     coordinates), 来电人 reporter_name, 联系电话 reporter_phone, 紧急 urgent. An order number
     already taken in is refused. The answer gives the number of problems and lists the first
     ones (IMPORT_MAX_PROBLEMS_SHOWN) by row and column; a file of more than IMPORT_MAX_ROWS rows
-    is refused with 422."""
+    is refused with 422; one that waited too long for another import to finish writing, 409."""
     user = require_perm(request, "cases.import_hotline")
+    importer = HotlineImporter(actor=user, scope=Scope.for_user(user))
     with saved_upload(file) as path:
-        try:
-            result = import_hotline(
-                path,
-                actor=user,
-                scope=Scope.for_user(user),
-                dry_run=params.dry_run,
-                max_rows=settings.IMPORT_MAX_ROWS,
-            )
-        except TableError as exc:
-            invalid("file", str(exc))
-    return import_out(result, path.name)
+        return run_upload(importer, path, dry_run=params.dry_run)

@@ -1,10 +1,10 @@
-"""Import of 12345 hotline work orders (热线工单) from a .csv or .xlsx export.
+"""Import of 12345 hotline work orders (热线工单) from a .csv, .xlsx or .xls export, plugged into
+the import pipeline (core/imports.py).
 
-The rules of the registry import (grassroots.core.imports): every row is checked first, with the
-intake rules of `validate_report`; if any row has a problem nothing is written and each problem
-is named by row and column; a valid file becomes cases in one transaction through `case_report`
-(channel "hotline_import"), then one import event in the audit trail and one message per person
-of each tier the new cases wait at.
+Every row is checked first, with the intake rules of `validate_report`; if any row has a problem
+nothing is written and each problem is named by row and column; a valid file becomes cases in
+one transaction through `case_report` (channel "hotline_import"), then one import event in the
+audit trail and one message per person of each tier the new cases wait at.
 
 A work order is taken in once: an order number already imported (or entered by a dispatcher
 from the same hotline) is refused, naming the row, and so is a number twice in one file.
@@ -19,27 +19,29 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grassroots.audit import services as audit
+from grassroots.audit.context import acting
 from grassroots.core.imports import (
     Column,
+    Importer,
     ImportResult,
     Problem,
-    match_columns,
-    open_table,
     parse_float,
-    source_path,
+    register,
+    run_import,
 )
 from grassroots.core.scoping import Scope
 from grassroots.core.tables import Table
 from grassroots.core.text import clean_text, compact
 from grassroots.territory.models import Unit
 
+from .errors import CaseInputError
+from .intake import case_report, validate_report
 from .models import Case, Category
-from .services import CaseInputError, case_report, validate_report
+from .notify import tell_tier
 
 if TYPE_CHECKING:
     from grassroots.accounts.models import User
@@ -137,6 +139,214 @@ def _category_names() -> dict[str, Category]:
     return names
 
 
+@register
+class HotlineImporter(Importer):
+    kind = "hotline"
+    model = Case
+    columns = HOTLINE_COLUMNS
+    help = "12345 hotline work orders from CSV/XLSX/XLS, taken in as cases"
+    options = ("errors", "as_user")
+    user_acts = True
+    record_event = staticmethod(audit.record)
+    acting = staticmethod(acting)
+
+    def __init__(
+        self,
+        *,
+        actor: User | None = None,
+        scope: Scope | None = None,
+        now: datetime.datetime | None = None,
+    ) -> None:
+        super().__init__(scope=scope)
+        self.actor = actor
+        self.now = now or timezone.now()
+        # Columns of the row being checked that have a problem already.
+        self.reported: set[str] = set()
+
+    def check_columns(self) -> None:
+        problems = self.result.problems
+        if ("lon" in self.index) != ("lat" in self.index):
+            missing = "纬度 (lat)" if "lon" in self.index else "经度 (lon)"
+            problems.append(Problem(1, missing, _("longitude and latitude columns go together")))
+        elif "lon" not in self.index and "unit" not in self.index:
+            reason = _("give coordinates or the unit code: without either an order has no place")
+            problems.append(Problem(1, "经度/纬度 (lon/lat), 所属单位 (unit)", reason))
+
+    def prepare(self) -> None:
+        self.categories = _category_names()
+        # Towns and villages an order may be sent to without coordinates, inside the scope.
+        self.units = {
+            u.code: u
+            for u in Unit.objects.in_scope(self.scope).filter(level__in=("town", "village"))
+        }
+        # Where a problem about the place is shown: the unit column, else the coordinates.
+        self.place_key = "unit" if "unit" in self.index else "lon"
+        self.rows: list[dict[str, Any]] = []
+        self.seen: dict[str, int] = {}
+
+    def cell(self, cells: list[str], key: str) -> str:
+        return cells[self.index[key]] if key in self.index else ""
+
+    def problem(self, number: int, key: str, reason: str) -> None:
+        self.reported.add(key)
+        column = self.header.get(key) or self.header.get("order_no", key)
+        self.result.problems.append(Problem(number, column, reason))
+
+    def check_row(self, number: int, cells: list[str]) -> None:
+        self.reported = set()
+        order_no = compact(self.cell(cells, "order_no"))
+        if not order_no:
+            self.problem(number, "order_no", _("work order number is empty"))
+        elif len(order_no) > 64:
+            self.problem(number, "order_no", _("work order number is longer than 64 characters"))
+        elif order_no in self.seen:
+            reason = _("duplicate of row %(row)d") % {"row": self.seen[order_no]}
+            self.problem(number, "order_no", reason)
+        else:
+            self.seen[order_no] = number
+        # In the order of the columns' problems within a row.
+        received_at = self._received_at(number, cells)
+        category = self._category(number, cells)
+        place = self._place(number, cells)
+        fields: dict[str, Any] = {
+            "category": category,
+            "description": self.cell(cells, "description"),
+            "address": self.cell(cells, "address"),
+            "urgent": self._urgent(number, cells),
+            "reporter_name": self.cell(cells, "reporter_name"),
+            "reporter_phone": self.cell(cells, "reporter_phone"),
+            "reported_at": received_at,
+            **place,
+        }
+        self._validate(number, fields)
+        self.rows.append({"_row": number, "external_id": order_no, **fields})
+
+    def _received_at(self, number: int, cells: list[str]) -> datetime.datetime | None:
+        raw = self.cell(cells, "received_at")
+        received_at = parse_received_at(raw)
+        if not clean_text(raw):
+            self.problem(number, "received_at", _("time received is empty"))
+        elif received_at is None:
+            reason = _("%(v)s is not a date and time (use YYYY-MM-DD HH:MM)") % {"v": raw}
+            self.problem(number, "received_at", reason)
+        return received_at
+
+    def _category(self, number: int, cells: list[str]) -> Category | None:
+        raw = clean_text(self.cell(cells, "category"))
+        category = self.categories.get(raw.lower())
+        if not raw:
+            self.problem(number, "category", _("category is empty"))
+        elif category is None:
+            known = "、".join(sorted({c.name for c in self.categories.values()}))
+            reason = _("%(v)s is not a known category (use one of %(known)s)") % {
+                "v": raw,
+                "known": known,
+            }
+            self.problem(number, "category", reason)
+        return category
+
+    def _urgent(self, number: int, cells: list[str]) -> bool:
+        raw = compact(self.cell(cells, "urgent")).lower()
+        if raw and raw not in YES_NO:
+            reason = _("%(v)s is not yes or no (use 是/否, yes/no or 1/0)") % {
+                "v": self.cell(cells, "urgent")
+            }
+            self.problem(number, "urgent", reason)
+        return YES_NO.get(raw, False) if raw else False
+
+    def _place(self, number: int, cells: list[str]) -> dict[str, Any]:
+        """lon, lat and unit of a row: coordinates, or the unit the order goes to."""
+        lon = lat = None
+        if "lon" in self.index:
+            lon, error = parse_float(cells[self.index["lon"]], -180, 180, _("longitude"))
+            if error:
+                self.problem(number, "lon", error)
+            lat, error = parse_float(cells[self.index["lat"]], -90, 90, _("latitude"))
+            if error:
+                self.problem(number, "lat", error)
+        unit: Unit | None = None
+        unit_code = compact(self.cell(cells, "unit"))
+        if unit_code:
+            if not (unit_code.isdigit() and len(unit_code) in (9, 12)):
+                self.problem(number, "unit", _("a unit code has 9 (town) or 12 (village) digits"))
+            elif (unit := self.units.get(unit_code)) is None:
+                reason = _("no town or village with code %(code)s") % {"code": unit_code}
+                self.problem(number, "unit", reason)
+        elif lon is None and lat is None and not self.reported & {"lon", "lat"}:
+            reason = _("no coordinates: give the unit code (所属单位) the order goes to")
+            self.problem(number, self.place_key, reason)
+        return {"lon": lon, "lat": lat, "unit": unit}
+
+    def _validate(self, number: int, fields: dict[str, Any]) -> None:
+        """The intake rules of every channel (validate_report), said once per column."""
+        reported = self.reported
+        try:
+            cleaned = validate_report(**fields, now=self.now)
+        except CaseInputError as exc:
+            for name, messages in exc.message_dict.items():
+                key = _FIELD_COLUMN.get(name, self.place_key if name == "location" else "order_no")
+                if key in reported or (name == "location" and reported & {"unit", "lon", "lat"}):
+                    continue  # already said, in this file's own words
+                self.problem(number, key, messages[0])
+            return
+        grid = cleaned["grid"]
+        if grid is not None and not self.scope.contains(grid.code):
+            reason = _("the point (%(lon)s, %(lat)s) lies in grid %(grid)s, outside your area") % {
+                "lon": fields["lon"],
+                "lat": fields["lat"],
+                "grid": grid.code,
+            }
+            self.problem(number, "lon", reason)
+
+    def match(self) -> None:
+        """An order number taken in before (imported, or entered from the call) is refused."""
+        taken = _already_taken(list(self.seen))
+        for row in self.rows:
+            code = taken.get(row["external_id"])
+            if code is not None:
+                reason = _("work order %(no)s was already taken in as case %(code)s") % {
+                    "no": row["external_id"],
+                    "code": code,
+                }
+                self.problem(row["_row"], "order_no", reason)
+        self.result.created = len(self.rows)
+
+    def write(self) -> None:
+        """Take the checked rows in as cases; a number taken in meanwhile by a dispatcher is a
+        problem of its row (and nothing is written)."""
+        cases = []
+        for row in self.rows:
+            fields = {k: v for k, v in row.items() if k != "_row"}
+            try:
+                cases.append(
+                    case_report(
+                        actor=self.actor, channel=CHANNEL, notify=False, now=self.now, **fields
+                    )
+                )
+            except CaseInputError as exc:
+                for name, messages in exc.message_dict.items():
+                    self.problem(row["_row"], _FIELD_COLUMN.get(name, "order_no"), messages[0])
+                return
+        _notify(cases)
+
+    def event_changes(self) -> dict[str, Any]:
+        result = self.result
+        return {
+            "kind": "hotline",
+            "file": result.file_name or None,
+            "encoding": result.encoding,
+            "rows": result.rows,
+            "created": result.created,
+        }
+
+    def summary(self) -> str:
+        if self.result.dry_run:
+            line = _("dry run, nothing written: would take in %(n)d work order(s)")
+        else:
+            line = _("hotline: took in %(n)d work order(s)")
+        return line % {"n": self.result.created}
+
+
 def import_hotline(
     source: str | Path | Table,
     *,
@@ -152,178 +362,8 @@ def import_hotline(
     is refused like one that does not exist. `actor` is recorded as who took the cases in. A
     file of more than `max_rows` rows is refused (TableError).
     """
-    scope = scope or Scope.everything()
-    now = now or timezone.now()
-    table = open_table(source, max_rows=max_rows)
-    result = ImportResult(
-        "hotline",
-        dry_run=dry_run,
-        encoding=table.encoding,
-        headers=table.headers,
-        source_path=source_path(source),
-    )
-    cols = match_columns(table, HOTLINE_COLUMNS, result)
-    if result.problems:
-        return result
-    if ("lon" in cols) != ("lat" in cols):
-        missing = "纬度 (lat)" if "lon" in cols else "经度 (lon)"
-        result.problems.append(Problem(1, missing, _("longitude and latitude columns go together")))
-        return result
-    if "lon" not in cols and "unit" not in cols:
-        result.problems.append(
-            Problem(
-                1,
-                "经度/纬度 (lon/lat), 所属单位 (unit)",
-                _("give coordinates or the unit code: without either an order has no place"),
-            )
-        )
-        return result
-
-    header = {key: label for key, (_i, label) in cols.items()}
-    index = {key: i for key, (i, _label) in cols.items()}
-    categories = _category_names()
-    # Towns and villages an order may be sent to without coordinates, inside the scope.
-    units = {u.code: u for u in Unit.objects.in_scope(scope).filter(level__in=("town", "village"))}
-    # Where a problem about the place is shown: the unit column, else the coordinates.
-    place_key = "unit" if "unit" in index else "lon"
-
-    def cell(cells: list[str], key: str) -> str:
-        return cells[index[key]] if key in index else ""
-
-    rows: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    for number, cells in table.rows:
-        result.rows += 1
-        before = len(result.problems)
-        reported: set[str] = set()
-
-        def problem(
-            key: str, reason: str, number: int = number, reported: set[str] = reported
-        ) -> None:
-            reported.add(key)
-            result.problems.append(Problem(number, header.get(key, header["order_no"]), reason))
-
-        order_no = compact(cell(cells, "order_no"))
-        if not order_no:
-            problem("order_no", _("work order number is empty"))
-        elif len(order_no) > 64:
-            problem("order_no", _("work order number is longer than 64 characters"))
-        elif order_no in seen:
-            problem("order_no", _("duplicate of row %(row)d") % {"row": seen[order_no]})
-        else:
-            seen[order_no] = number
-
-        raw_time = cell(cells, "received_at")
-        received_at = parse_received_at(raw_time)
-        if not clean_text(raw_time):
-            problem("received_at", _("time received is empty"))
-        elif received_at is None:
-            problem(
-                "received_at",
-                _("%(v)s is not a date and time (use YYYY-MM-DD HH:MM)") % {"v": raw_time},
-            )
-
-        raw_category = clean_text(cell(cells, "category"))
-        category = categories.get(raw_category.lower())
-        if not raw_category:
-            problem("category", _("category is empty"))
-        elif category is None:
-            problem(
-                "category",
-                _("%(v)s is not a known category (use one of %(known)s)")
-                % {
-                    "v": raw_category,
-                    "known": "、".join(sorted({c.name for c in categories.values()})),
-                },
-            )
-
-        lon = lat = None
-        if "lon" in index:
-            lon, error = parse_float(cells[index["lon"]], -180, 180, _("longitude"))
-            if error:
-                problem("lon", error)
-            lat, error = parse_float(cells[index["lat"]], -90, 90, _("latitude"))
-            if error:
-                problem("lat", error)
-
-        unit: Unit | None = None
-        unit_code = compact(cell(cells, "unit"))
-        if unit_code:
-            if not (unit_code.isdigit() and len(unit_code) in (9, 12)):
-                problem("unit", _("a unit code has 9 (town) or 12 (village) digits"))
-            else:
-                unit = units.get(unit_code)
-                if unit is None:
-                    problem(
-                        "unit", _("no town or village with code %(code)s") % {"code": unit_code}
-                    )
-        elif lon is None and lat is None and not reported & {"lon", "lat"}:
-            problem(
-                place_key,
-                _("no coordinates: give the unit code (所属单位) the order goes to"),
-            )
-
-        raw_urgent = compact(cell(cells, "urgent")).lower()
-        urgent = YES_NO.get(raw_urgent, False) if raw_urgent else False
-        if raw_urgent and raw_urgent not in YES_NO:
-            problem(
-                "urgent",
-                _("%(v)s is not yes or no (use 是/否, yes/no or 1/0)")
-                % {"v": cell(cells, "urgent")},
-            )
-
-        fields: dict[str, Any] = {
-            "category": category,
-            "description": cell(cells, "description"),
-            "lon": lon,
-            "lat": lat,
-            "address": cell(cells, "address"),
-            "unit": unit,
-            "urgent": urgent,
-            "reporter_name": cell(cells, "reporter_name"),
-            "reporter_phone": cell(cells, "reporter_phone"),
-            "reported_at": received_at,
-        }
-        try:
-            cleaned = validate_report(**fields, now=now)
-        except CaseInputError as exc:
-            for name, messages in exc.message_dict.items():
-                key = _FIELD_COLUMN.get(name, place_key if name == "location" else "order_no")
-                if key in reported or (name == "location" and reported & {"unit", "lon", "lat"}):
-                    continue  # already said, in this file's own words
-                problem(key, messages[0])
-        else:
-            grid = cleaned["grid"]
-            if grid is not None and not scope.contains(grid.code):
-                problem(
-                    "lon",
-                    _("the point (%(lon)s, %(lat)s) lies in grid %(grid)s, outside your area")
-                    % {"lon": lon, "lat": lat, "grid": grid.code},
-                )
-        if len(result.problems) > before:
-            result.bad_rows[number] = cells
-        rows.append({"_row": number, "external_id": order_no, **fields})
-
-    taken = _already_taken(list(seen))
-    for row in rows:
-        code = taken.get(row["external_id"])
-        if code is not None:
-            result.problems.append(
-                Problem(
-                    row["_row"],
-                    header["order_no"],
-                    _("work order %(no)s was already taken in as case %(code)s")
-                    % {"no": row["external_id"], "code": code},
-                )
-            )
-    result.problems.sort(key=lambda p: p.row)
-    if result.problems:
-        return result
-    result.created = len(rows)
-    if dry_run:
-        return result
-    _write(result, rows, header, actor, now)
-    return result
+    importer = HotlineImporter(actor=actor, scope=scope, now=now)
+    return run_import(importer, source, dry_run=dry_run, max_rows=max_rows)
 
 
 def _already_taken(order_numbers: list[str]) -> dict[str, str]:
@@ -340,58 +380,12 @@ def _already_taken(order_numbers: list[str]) -> dict[str, str]:
     return found
 
 
-def _write(
-    result: ImportResult,
-    rows: list[dict[str, Any]],
-    header: dict[str, str],
-    actor: User | None,
-    now: datetime.datetime,
-) -> None:
-    """Take the checked rows in as cases, all in one transaction."""
-    row: dict[str, Any] = {}
-    try:
-        with transaction.atomic():
-            cases = []
-            for row in rows:
-                fields = {k: v for k, v in row.items() if k != "_row"}
-                cases.append(
-                    case_report(actor=actor, channel=CHANNEL, notify=False, now=now, **fields)
-                )
-            _audit_import(result)
-            _notify(cases)
-    except CaseInputError as exc:
-        # Someone took in the same order meanwhile: nothing of the file was written.
-        result.created = 0
-        for name, messages in exc.message_dict.items():
-            key = _FIELD_COLUMN.get(name, "order_no")
-            column = header.get(key, header["order_no"])
-            result.problems.append(Problem(row.get("_row", 0), column, messages[0]))
-
-
-def _audit_import(result: ImportResult) -> None:
-    name = Path(result.source_path).name if result.source_path else ""
-    audit.record(
-        audit.Event.Action.IMPORT,
-        object_type=audit.object_type(Case),
-        object_repr=name,
-        changes={
-            "kind": "hotline",
-            "file": name or None,
-            "encoding": result.encoding,
-            "rows": result.rows,
-            "created": result.created,
-        },
-    )
-
-
 def _notify(cases: list[Case]) -> None:
     """One message per person of each tier the new cases wait at (not one per case).
 
     Like every tier message it quotes no description and names no caller (it may go out by
     SMS); notify lists the tracking codes.
     """
-    from .notify import tell_tier
-
     by_tier: dict[str, list[Case]] = defaultdict(list)
     for case in cases:
         by_tier[case.tier].append(case)

@@ -1,12 +1,13 @@
-"""Reading and writing the spreadsheets people actually keep (.csv in UTF-8 or GB18030, .xlsx).
+"""Reading and writing the spreadsheets people actually keep (.csv in UTF-8 or GB18030, .xlsx,
+the old binary .xls), and reading the features of a GeoJSON file.
 
 Rows are numbered the way the user sees them in the spreadsheet: the header is row 1 (in an
-.xlsx file, the first row holding a value). A file larger than settings.IMPORT_MAX_BYTES is
+Excel file, the first row holding a value). A file larger than settings.IMPORT_MAX_BYTES is
 refused before any of it is read. Rows are read as they are iterated, never all at once: a CSV
-file by the csv module (a record at most MAX_ROW_CHARS long), an .xlsx file by a child process
-with limits of its own on memory and CPU time (core/xlsx.py), so that a crafted file can end
-that process only. Past IMPORT_MAX_COLUMNS, or past `max_rows` rows, the reading stops with a
-TableError naming the row and the setting.
+file by the csv module (a record at most MAX_ROW_CHARS long), an .xlsx or .xls file by a child
+process with limits of its own on memory and CPU time (core/xlsx.py), so that a crafted file
+can end that process only. Past IMPORT_MAX_COLUMNS, or past `max_rows` rows, the reading stops
+with a TableError naming the row and the setting.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from openpyxl import Workbook
 
 from . import xlsx
 from .text import clean_text
@@ -197,6 +199,11 @@ def _reader_command(path: Path) -> list[str]:
 
 
 def _xlsx_refusal(path: Path, answer: dict[str, Any]) -> TableError:
+    if path.suffix.lower() == ".xls" and answer.get("error") == "unreadable":
+        return TableError(
+            _("%(file)s is not a readable .xls file: %(e)s")
+            % {"file": path.name, "e": answer.get("detail")}
+        )
     code = str(answer.get("error"))
     if code == "columns":
         return _too_many_columns(path, answer["row"], answer["column"])
@@ -258,7 +265,8 @@ def _reader_failure(path: Path, status: int) -> TableError:
 
 
 def _xlsx_rows(path: Path) -> Rows:
-    """The rows of the first sheet, read by a child process (core/xlsx.py) a row at a time."""
+    """The rows of the first sheet of an .xlsx or .xls file, read by a child process
+    (core/xlsx.py) a row at a time."""
     with tempfile.TemporaryFile() as errors:  # the child's own complaints, for the log
         try:
             child = subprocess.Popen(
@@ -300,7 +308,7 @@ def _xlsx_rows(path: Path) -> Rows:
 
 
 def read_table(path: str | Path, *, max_rows: int | None = None) -> Table:
-    """The table in a .csv or .xlsx file, its rows read as they are iterated.
+    """The table in a .csv, .xlsx or .xls file, its rows read as they are iterated.
 
     `max_rows` caps the data rows (the doors that take uploads pass IMPORT_MAX_ROWS): a row
     with a value past it stops the reading with a TableError naming the row and the setting.
@@ -315,11 +323,11 @@ def read_table(path: str | Path, *, max_rows: int | None = None) -> Table:
     if suffix in (".csv", ".txt", ".tsv"):
         encoding = _detect_encoding(path)
         raw: Rows = _csv_rows(path, encoding)
-    elif suffix in (".xlsx", ".xlsm"):
+    elif suffix in (".xlsx", ".xlsm", ".xls"):
         raw = _xlsx_rows(path)
     else:
         raise TableError(
-            _("%(file)s: only .csv and .xlsx files can be imported") % {"file": path.name}
+            _("%(file)s: only .csv, .xlsx and .xls files can be imported") % {"file": path.name}
         )
     max_columns = settings.IMPORT_MAX_COLUMNS
 
@@ -371,6 +379,36 @@ def read_table(path: str | Path, *, max_rows: int | None = None) -> Table:
     return Table(headers=headers, rows=rows(), encoding=encoding, source=path.name)
 
 
+@dataclass
+class Features:
+    """The features of a GeoJSON FeatureCollection, as a table gives rows: (number from 1,
+    the feature as written, whatever it holds)."""
+
+    rows: Iterator[tuple[int, Any]]
+    headers: list[str] = field(default_factory=list)
+    encoding: str | None = None
+
+
+def read_features(path: str | Path) -> Features:
+    """The features of a GeoJSON FeatureCollection file (UTF-8), refused (TableError) when it
+    is larger than IMPORT_MAX_BYTES, unreadable, or no FeatureCollection."""
+    path = Path(path)
+    try:
+        check_size(path)  # before reading it
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TableError(
+            _("%(file)s is not readable GeoJSON: %(e)s") % {"file": path.name, "e": exc}
+        ) from None
+    if (
+        not isinstance(data, dict)
+        or data.get("type") != "FeatureCollection"
+        or not isinstance(data.get("features"), list)
+    ):
+        raise TableError(_("%(file)s is not a GeoJSON FeatureCollection") % {"file": path.name})
+    return Features(rows=enumerate(data["features"], start=1))
+
+
 def neutralize(value: object) -> str:
     """Make a cell safe to open in a spreadsheet: no formula may start it."""
     text = "" if value is None else str(value)
@@ -395,8 +433,6 @@ def write_table(path: str | Path, headers: Sequence[str], rows: Sequence[Sequenc
     safe_rows = [[safe(c) for c in row] for row in rows]
     safe_headers = [safe(h) for h in headers]
     if is_xlsx:
-        from openpyxl import Workbook
-
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet()
         sheet.append(safe_headers)

@@ -1,4 +1,5 @@
-"""A streaming reader of an .xlsx file's first sheet, run in a child process of its own.
+"""A streaming reader of an .xlsx file's first sheet (and a reader of an old binary .xls
+file's), run in a child process of its own.
 
 core/tables.py starts it as `python -I xlsx.py FILE MAX_COLUMNS MEMORY SECONDS` (the file by
 path, so that it works from a source checkout or an installed wheel alike) and reads its
@@ -20,7 +21,12 @@ they are whole and below 10**15 (an 18-digit ID number typed as a number has los
 stays in scientific notation, so the validator can say so), dates as ISO dates (with the time
 when it has one), booleans as 1/0, error values (#N/A) as empty cells.
 
-Standard library only: the child imports neither Django nor the rest of Grassroots.
+An .xls file (BIFF, Excel 97-2003) is read by xlrd instead (`read_xls_rows`), in the same
+child under the same limits and with the same cell texts; xlrd reads the whole file first,
+which the memory limit bounds (an .xls sheet holds at most 65,536 rows of 256 columns).
+
+Standard library only (and xlrd for .xls): the child imports neither Django nor the rest of
+Grassroots.
 """
 
 from __future__ import annotations
@@ -424,6 +430,53 @@ def read_rows(path: str, max_columns: int) -> Iterator[tuple[int, list[str]]]:
             yield from _sheet_rows(stream, shared, styles, date1904, max_columns)
 
 
+def read_xls_rows(path: str, max_columns: int) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells) of each row of an .xls file's first sheet that holds a value, the
+    cells as read_rows gives them. Raises XlsxError."""
+    import xlrd  # only for .xls: the child reading an .xlsx file stays standard library only
+
+    try:
+        # xlrd's warnings go to the parent's log, never into the rows written to stdout.
+        book = xlrd.open_workbook(path, on_demand=True, logfile=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - xlrd raises many kinds for a broken file
+        raise XlsxError("unreadable", detail=f"{type(exc).__name__}: {exc}"[:300]) from None
+    try:
+        if not book.nsheets:
+            raise XlsxError("no_sheet")
+        sheet = book.sheet_by_index(0)
+        date1904 = book.datemode == 1
+        for index in range(sheet.nrows):
+            cells = [_xls_text(cell, date1904) for cell in sheet.row(index)]
+            while cells and not cells[-1]:
+                cells.pop()
+            if not cells:
+                continue
+            if len(cells) > max_columns:
+                raise XlsxError("columns", row=index + 1, column=len(cells), limit=max_columns)
+            if sum(map(len, cells)) > MAX_ROW_CHARS:
+                raise XlsxError("row_length", row=index + 1, limit=MAX_ROW_CHARS)
+            yield index + 1, cells
+    finally:
+        book.release_resources()
+
+
+# xlrd's cell types: empty, text, number, date, boolean, error, blank.
+_XLS_EMPTY, _XLS_TEXT, _XLS_NUMBER, _XLS_DATE, _XLS_BOOLEAN = 0, 1, 2, 3, 4
+
+
+def _xls_text(cell: Any, date1904: bool) -> str:
+    kind, value = cell.ctype, cell.value
+    if kind == _XLS_TEXT:
+        return str(value)
+    if kind == _XLS_NUMBER:
+        return number_text(float(value))
+    if kind == _XLS_DATE:
+        return date_text(float(value), DATE, date1904) or number_text(float(value))
+    if kind == _XLS_BOOLEAN:
+        return "1" if value else "0"
+    return ""  # empty, blank, or an error value (#N/A)
+
+
 def _sheet_rows(
     stream: IO[bytes], shared: list[str], styles: list[int], date1904: bool, max_columns: int
 ) -> Iterator[tuple[int, list[str]]]:
@@ -529,6 +582,23 @@ def _sheet_rows(
     yield from done
 
 
+# The first bytes of an OLE2 compound file, which an .xls workbook is.
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _reader_of(path: str) -> Callable[[str, int], Iterator[tuple[int, list[str]]]]:
+    """read_xls_rows for an .xls file, read_rows for an .xlsx file, whatever the file is named
+    (exports often name an .xlsx file .xls): by its first bytes, else by its suffix."""
+    try:
+        with open(path, "rb") as stream:
+            start = stream.read(len(_OLE2))
+    except OSError:
+        start = b""
+    if start == _OLE2 or (not start.startswith(b"PK") and path.lower().endswith(".xls")):
+        return read_xls_rows
+    return read_rows
+
+
 def _refusal(exc: BaseException) -> dict[str, Any]:
     """The answer for an exception that ended the reading."""
     if isinstance(exc, XlsxError):
@@ -548,7 +618,7 @@ def main(argv: list[str]) -> int:
     out = open(sys.stdout.fileno(), "wb", buffering=CHUNK, closefd=False)  # noqa: SIM115
     try:
         try:
-            for number, cells in read_rows(path, max_columns):
+            for number, cells in _reader_of(path)(path, max_columns):
                 out.write(json.dumps([number, cells], ensure_ascii=False).encode() + b"\n")
             answer: dict[str, Any] = {"end": True}
         except Exception as exc:  # noqa: BLE001 - whatever the file did, the parent hears why

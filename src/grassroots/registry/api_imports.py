@@ -1,10 +1,11 @@
 """API of registry imports: POST /imports/{kind} with a spreadsheet.
 
-The same importers as `grassroots import households|residents`, with the caller's scope (like
-`--as-user`): rows naming grids or households outside it are refused. The upload is stopped
-once it passes IMPORT_MAX_BYTES (core/uploads.py), before it is read whole; a file of more than
-IMPORT_MAX_ROWS rows is refused as it is read. The answer lists the first
-IMPORT_MAX_PROBLEMS_SHOWN problems and their total.
+The same importers as `grassroots import households|residents`, through the same pipeline
+(core/imports.py), with the caller's scope (like `--as-user`): rows naming grids or households
+outside it are refused. The upload is stopped once it passes IMPORT_MAX_BYTES
+(core/uploads.py), before it is read whole; a file of more than IMPORT_MAX_ROWS rows is refused
+as it is read. The answer lists the first IMPORT_MAX_PROBLEMS_SHOWN problems and their total;
+an import that waited IMPORT_LOCK_SECONDS for another one to finish writing is answered 409.
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from grassroots.core.api_support import (
     invalid,
     require_perm,
 )
+from grassroots.core.imports import ImportBusy, Importer, ImportRefused, ImportResult, run_import
 from grassroots.core.scoping import Scope
 from grassroots.core.tables import TableError, format_size
 
-from .imports import IMPORTERS, ImportResult, UnknownUnit
+from .imports import HouseholdImporter, ResidentImporter
 
 router = Router()
 
@@ -112,6 +114,20 @@ def saved_upload(upload: UploadedFile) -> Iterator[Path]:
         yield path
 
 
+def run_upload(importer: Importer, path: Path, *, dry_run: bool) -> dict[str, Any]:
+    """Run the pipeline on an uploaded file and answer it: 422 naming the file (or the option)
+    refused as a whole, 409 when another import held the lock too long."""
+    try:
+        result = run_import(importer, path, dry_run=dry_run, max_rows=settings.IMPORT_MAX_ROWS)
+    except TableError as exc:
+        invalid("file", str(exc))
+    except ImportBusy as exc:
+        raise HttpError(409, str(exc)) from None
+    except ImportRefused as exc:
+        invalid(exc.parameter, str(exc))
+    return import_out(result, path.name)
+
+
 def import_out(result: ImportResult, name: str) -> dict[str, Any]:
     return {
         "kind": result.kind,
@@ -133,7 +149,7 @@ def import_out(result: ImportResult, name: str) -> dict[str, Any]:
 
 @router.post(
     "/imports/{kind}",
-    response={200: ImportOut, **ERROR_RESPONSES, 413: ErrorOut},
+    response={200: ImportOut, **ERROR_RESPONSES, 409: ErrorOut, 413: ErrorOut},
     operation_id="importRegistry",
     tags=["imports"],
     summary="Import households or residents from a spreadsheet",
@@ -149,19 +165,10 @@ def import_registry(
     `grassroots import` (see the README). The answer gives the number of problems and lists the
     first ones (IMPORT_MAX_PROBLEMS_SHOWN) by row and column; a file larger than the import limit
     is refused with 413 before it is read whole, one of more than IMPORT_MAX_ROWS rows (default
-    100,000) with 422."""
+    100,000) with 422. Imports write one at a time: one that waited too long for another is
+    answered 409, nothing written."""
     user = require_perm(request, "registry.import_registry")
+    importer_class = HouseholdImporter if kind == "households" else ResidentImporter
+    importer = importer_class(scope=Scope.for_user(user), unit_code=params.unit)
     with saved_upload(file) as path:
-        try:
-            result = IMPORTERS[kind](
-                path,
-                scope=Scope.for_user(user),
-                dry_run=params.dry_run,
-                unit_code=params.unit,
-                max_rows=settings.IMPORT_MAX_ROWS,
-            )
-        except TableError as exc:
-            invalid("file", str(exc))
-        except UnknownUnit as exc:
-            invalid("unit", str(exc))
-    return import_out(result, path.name)
+        return run_upload(importer, path, dry_run=params.dry_run)

@@ -19,8 +19,9 @@ from grassroots.core.uploads import UploadTooLarge
 from grassroots.web.models import ImportJob
 from grassroots.web.paging import sorted_page
 
+from .imports_files import progress_of, stalled
 from .imports_forms import ImportForm, too_large_message
-from .imports_jobs import job_confirm, job_create, job_delete, progress_of, stalled
+from .imports_jobs import job_confirm, job_create, job_delete
 
 PERM = "registry.import_registry"
 JOB_SORTS: dict[str, Sequence[str]] = {

@@ -16,7 +16,7 @@ from grassroots.core.tables import format_size
 from grassroots.registry.imports import UnknownUnit, default_unit
 from grassroots.web.models import ImportJob
 
-SUFFIXES = (".csv", ".xlsx")
+SUFFIXES = (".csv", ".xlsx", ".xls")
 UNIT_CODE = re.compile(r"^(\d{6}|\d{9}|\d{12})$")
 
 
@@ -49,14 +49,14 @@ class ImportForm(forms.Form):
             {"data-max-bytes": str(limit), "data-too-large": too_large_message(limit)}
         )
         self.fields["file"].help_text = _(
-            "CSV (UTF-8 or GB18030) or Excel .xlsx, the first row being the column headers; "
-            "at most %(limit)s."
+            "CSV (UTF-8 or GB18030) or Excel (.xlsx or the older .xls), the first row being the "
+            "column headers; at most %(limit)s."
         ) % {"limit": format_size(settings.IMPORT_MAX_BYTES)}
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
         if Path(upload.name or "").suffix.lower() not in SUFFIXES:
-            raise forms.ValidationError(_("Choose a .csv or .xlsx file."))
+            raise forms.ValidationError(_("Choose a .csv, .xlsx or .xls file."))
         limit = settings.IMPORT_MAX_BYTES
         if upload.size is not None and upload.size > limit:
             raise forms.ValidationError(too_large_message(limit))
