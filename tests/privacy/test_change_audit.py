@@ -143,7 +143,7 @@ def test_an_import_records_every_row_masked_under_channel_import(world, tmp_path
 
 def test_the_demo_loader_leaves_a_creation_event_for_every_row(db):
     from grassroots.accounts.models import User
-    from grassroots.demo.generator import build_county
+    from grassroots.demo import build_county
     from grassroots.demo.load import load_county
     from grassroots.registry.models import Enterprise
 

@@ -500,3 +500,11 @@ def test_it_finds_residents_by_given_name_in_the_admin(world, client):
     assert "赵光菊" in html and "钱多多" not in html
     client.force_login(world.users["outsider"])
     assert "赵光菊" not in client.get("/admin/registry/resident/", {"q": "光菊"}).content.decode()
+
+
+def test_the_grid_list_counts_each_grids_households(world, login):
+    html = login("official").get("/admin/territory/grid/").content.decode()
+    # Grid A1-1 holds two households (HA11-1, HA11-2), A1-2 and A2-1 one each.
+    for code, count in (("350426100001001", 2), ("350426100001002", 1), ("350426100002001", 1)):
+        row = html.split(code, 1)[1].split("</tr>", 1)[0]
+        assert f'<td class="field-household_count">{count}</td>' in row, code

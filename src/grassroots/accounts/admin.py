@@ -14,17 +14,16 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from grassroots.audit import services as audit
-from grassroots.core.admin_support import ScopedAdminMixin, SealedFieldsForm
+from grassroots.core.admin_support import ScopedAdminMixin, SealedFieldsForm, refusals
 from grassroots.core.validators import mask_phone
 from grassroots.territory.models import Grid, Unit
 
+from . import services
 from .models import ApiToken, GridAssignment, User
 from .roles import Role
 from .two_factor import record_devices_change
@@ -71,6 +70,8 @@ class UserCreationForm(RoleScopeFormMixin, AdminUserCreationForm):
 class GridAssignmentInline(ScopedAdminMixin, admin.TabularInline):
     model = GridAssignment
     fields = ("grid", "assigned_at")
+    # The time of the assignment is when accounts.services.grid_assign made it.
+    readonly_fields = ("assigned_at",)
     extra = 0
 
     def visible_queryset(self, request: HttpRequest) -> QuerySet[GridAssignment]:
@@ -145,16 +146,52 @@ class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
     def masked_phone(self, obj: User) -> str:
         return mask_phone(obj.phone)
 
+    # --- writes, through accounts.services ---------------------------------------------
+
+    def create_object(self, request: HttpRequest, obj: User, form: Any) -> User:
+        return services.user_save(actor=self.actor(request), user=obj)
+
+    def update_object(self, request: HttpRequest, obj: User, form: Any) -> User:
+        return services.user_save(actor=self.actor(request), user=obj)
+
+    def delete_objects(self, request: HttpRequest, objects: list[User]) -> None:
+        services.users_delete(actor=self.actor(request), users=objects)
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
         user = form.instance
-        # A grid worker's scope code is one of their grids: make sure it is assigned.
-        if user.role == Role.GRID_WORKER and user.scope_code:
-            grid = Grid.objects.filter(code=user.scope_code).first()
-            if grid is not None:
-                assignment, created = GridAssignment.objects.get_or_create(user=user, grid=grid)
-                if created:
-                    audit.created(assignment)
+        access = {
+            name: form.cleaned_data[name]
+            for name in ("groups", "user_permissions")
+            if name in form.cleaned_data
+        }
+        with refusals():
+            if access:
+                services.user_access_set(user=user, **access)
+            for formset in formsets:
+                self.save_formset(request, form, formset, change=change)
+            services.grid_assign_scope(user=user)
+
+    def save_inline_rows(self, request: HttpRequest, form: Any, formset: Any) -> None:
+        """The grid assignments inline: rows added, deleted or pointed at another grid."""
+        user = form.instance
+        deleted = [f.instance for f in formset.deleted_forms if f.instance.pk]
+        kept = [f for f in formset.forms if f not in formset.deleted_forms and f.has_changed()]
+        changed = [f.instance for f in kept if f.instance.pk]
+        added = [f.instance for f in kept if not f.instance.pk]
+        stored = dict(
+            GridAssignment.objects.filter(pk__in=[a.pk for a in deleted + changed]).values_list(
+                "pk", "grid_id"
+            )
+        )
+        unassign = [stored[a.pk] for a in deleted + changed if a.pk in stored]
+        assign = [a.grid for a in changed + added]
+        if unassign:
+            services.grid_unassign(user=user, grids=list(Grid.objects.filter(pk__in=unassign)))
+        if assign:
+            services.grid_assign(user=user, grids=assign)
+        formset.new_objects = added
+        formset.changed_objects = [(a, ["grid"]) for a in changed]
+        formset.deleted_objects = deleted
 
 
 @admin.register(ApiToken)
@@ -181,14 +218,15 @@ class ApiTokenAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def scope_code_of(self, obj: ApiToken) -> str | None:
         return obj.user.scope_code
 
+    def update_object(self, request: HttpRequest, obj: ApiToken, form: Any) -> ApiToken:
+        return obj  # every field is read-only: there is nothing to write
+
+    def delete_objects(self, request: HttpRequest, objects: list[ApiToken]) -> None:
+        services.tokens_delete(tokens=objects)
+
     @admin.action(description=_("Revoke the selected tokens"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        with transaction.atomic():
-            live = list(queryset.filter(revoked_at__isnull=True))
-            before = {t.pk: audit.snapshot(t) for t in live}
-            count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-            for token in ApiToken.objects.filter(pk__in=before):
-                audit.updated(token, before[token.pk])
+        count = services.token_revoke(tokens=queryset)
         self.message_user(
             request,
             ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", count)

@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
@@ -209,8 +210,6 @@ class ApiToken(models.Model):
     @classmethod
     def issue(cls, user: User, *, days: int | None = None) -> tuple[ApiToken, str]:
         """A new token for `user`, valid `days` days (default settings.API_TOKEN_DAYS)."""
-        from django.conf import settings
-
         lifetime = settings.API_TOKEN_DAYS if days is None else days
         token = "gr_" + secrets.token_urlsafe(32)
         row = cls.objects.create(

@@ -18,6 +18,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+
 if TYPE_CHECKING:
     from grassroots.accounts.models import User
 
@@ -137,8 +139,6 @@ def command_context() -> None:
 
 def client_address(request: Any) -> str | None:
     """The client's address: REMOTE_ADDR, or behind a trusted proxy the last X-Forwarded-For."""
-    from django.conf import settings
-
     address = request.META.get("REMOTE_ADDR") or None
     if getattr(settings, "AXES_IPWARE_PROXY_COUNT", 0):
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")

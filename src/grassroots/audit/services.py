@@ -19,6 +19,7 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from grassroots.core.bulk import db_datetime, indexes_to_rebuild, insert_raw, insert_rows
 from grassroots.core.validators import mask_id_number, mask_name, mask_phone
 
 from .context import current
@@ -233,8 +234,6 @@ def record_many(
 
     One prepared INSERT for all rows, inside the caller's transaction.
     """
-    from grassroots.core.bulk import db_datetime, insert_rows
-
     ctx = current()
     actor_id, actor_name = ctx.actor()
     now = db_datetime(timezone.now())
@@ -302,8 +301,6 @@ def record_created_rows(
     `created()`. One INSERT … SELECT instead of a million Python-built rows: for a county's
     first import of residents this is the difference between about 35 s and a few.
     """
-    from grassroots.core.bulk import db_datetime, indexes_to_rebuild, insert_raw
-
     vendor = connection.vendor
     qn = connection.ops.quote_name
     if vendor == "postgresql":

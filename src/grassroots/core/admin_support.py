@@ -7,8 +7,11 @@ write only what `Model.objects.visible_to(request.user)` holds:
 - an object outside it answers 404 in the change, history and delete views, the way the
   API and the pages do, instead of the admin's "perhaps it was deleted" redirect;
 - foreign-key choices are limited to visible rows, so nobody moves a record out of reach;
-- the form checks that the record it is about to save still lies in scope, and `save_model`
-  checks it again inside the admin's transaction after the write (NetBox does the same);
+- the form checks that the record it is about to save still lies in scope, and the service
+  the admin writes through checks it again inside the admin's transaction after the write
+  (NetBox does the same);
+- writes go through the services of the model's app (see "writes" below): the admin writes
+  and records nothing itself, and shows what a service refuses on its form;
 - lookups in the query string on private columns (ID and phone numbers) are refused, so a
   masked value cannot be recovered one `?id_number__startswith=` at a time;
 - read-only displays show private columns masked.
@@ -16,18 +19,18 @@ write only what `Model.objects.visible_to(request.user)` holds:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.filters import RelatedOnlyFieldListFilter
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied
-from django.db import models
-from django.http import Http404, HttpRequest
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ValidationError
+from django.db import models, router, transaction
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from grassroots.audit import services as audit
 from grassroots.core.scoping import Scope
 
 SITE_HEADER = _("Grassroots grid governance")
@@ -42,6 +45,11 @@ def brand_admin_site(site: admin.AdminSite) -> None:
     site.site_url = "/"
 
 
+def page_context(request: HttpRequest, title: Any) -> dict[str, Any]:
+    """What the admin's templates expect, so that our pages look like part of the admin."""
+    return {**admin.site.each_context(request), "title": title}
+
+
 def has_visible_to(model: type[models.Model]) -> bool:
     return hasattr(model._default_manager, "visible_to")
 
@@ -52,6 +60,26 @@ class ScopedRelatedFieldListFilter(RelatedOnlyFieldListFilter):
     Django's plain RelatedFieldListFilter lists every row of the related table, which would
     name grids and units the user may not see.
     """
+
+
+class RefusedForm:
+    """Shows on the form what a service refused when the request first tried to save.
+
+    The admin makes a subclass per request (see ServiceAdminMixin.get_form) that sets
+    `refused`; the form is then invalid, so the page is shown again with the errors.
+    """
+
+    refused: ValidationError | None = None
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]
+        form: Any = self
+        refused = type(self).refused
+        if refused is None:
+            return
+        errors = refused.error_dict if hasattr(refused, "error_dict") else {None: refused}
+        for name, messages_ in errors.items():
+            form.add_error(name if name in form.fields else None, messages_)
 
 
 class ScopeCheckedForm:
@@ -117,7 +145,128 @@ class SealedFieldsForm:
         return data
 
 
-class ScopedAdminMixin:
+class ServiceAdminMixin:
+    """Mix into a ModelAdmin whose writes go through services (every writable one does)."""
+
+    def get_form(self, request: HttpRequest, obj: Any = None, *args: Any, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, *args, **kwargs)  # type: ignore[misc]
+
+        class Form(RefusedForm, form):  # type: ignore[misc, valid-type]
+            pass
+
+        Form.refused = getattr(request, "_write_refused", None)
+        Form.__name__ = form.__name__
+        return Form
+
+    # --- writes --------------------------------------------------------------------------
+    # Every write goes through the services of the model's app, which validate, save,
+    # re-check the scope after the write and record the audit event inside the admin's
+    # transaction. A ModelAdmin names them by overriding create_object, update_object and
+    # delete_objects (and save_inline_rows for an inline that writes); the admin itself writes
+    # nothing and records nothing. A ValidationError a service raises is shown on the form
+    # (or as a message for a deletion or an action) and everything the request wrote is
+    # rolled back.
+
+    def create_object(self, request: HttpRequest, obj: Any, form: Any) -> Any:
+        """Create the record `form` built as `obj` through a service; return the saved row."""
+        raise ImproperlyConfigured(f"{type(self).__name__} names no service to create with")
+
+    def update_object(self, request: HttpRequest, obj: Any, form: Any) -> Any:
+        """Write the changes `form` made to `obj` through a service; return the saved row."""
+        raise ImproperlyConfigured(f"{type(self).__name__} names no service to update with")
+
+    def delete_objects(self, request: HttpRequest, objects: list[Any]) -> None:
+        """Delete `objects` (one, or the selection of an action) through a service."""
+        raise ImproperlyConfigured(f"{type(self).__name__} names no service to delete with")
+
+    def save_inline_rows(self, request: HttpRequest, form: Any, formset: Any) -> None:
+        """Write what an inline formset changed through a service (and set the formset's
+        new_objects, changed_objects and deleted_objects, as formset.save() does)."""
+        raise ImproperlyConfigured(f"{type(self).__name__} names no service for {formset.prefix}")
+
+    @staticmethod
+    def actor(request: HttpRequest) -> Any:
+        """The user the services act for."""
+        return request.user
+
+    @staticmethod
+    def form_values(obj: Any, form: Any, fields: Sequence[str]) -> dict[str, Any]:
+        """The values among `fields` that the form set on `obj` (all of them without a form)."""
+        return {
+            name: getattr(obj, name)
+            for name in fields
+            if form is None or name in getattr(form, "cleaned_data", {})
+        }
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        with refusals():
+            saved = (
+                self.update_object(request, obj, form)
+                if change
+                else self.create_object(request, obj, form)
+            )
+        adopt(obj, saved)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with refusals():
+            self.delete_objects(request, [obj])
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        with refusals():
+            self.delete_objects(request, list(queryset))
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if not formset.deleted_forms and not any(
+            f.has_changed() for f in formset.forms if f not in formset.deleted_forms
+        ):
+            # A read-only inline, or nothing changed in it (the change message reads these).
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+            return
+        with refusals():
+            self.save_inline_rows(request, form, formset)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        with refusals():
+            super().save_related(request, form, formsets, change)  # type: ignore[misc]
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        view = super().changeform_view  # type: ignore[misc]
+        try:
+            return view(request, object_id, form_url, extra_context)
+        except WriteRefused as refused:
+            # The admin's transaction is rolled back. The form is validated again with the
+            # refusal among its errors, which shows it and leaves nothing to save.
+            request._write_refused = refused.error  # type: ignore[attr-defined]
+            return view(request, object_id, form_url, extra_context)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        try:
+            return super().delete_view(request, object_id, extra_context)  # type: ignore[misc]
+        except WriteRefused as refused:
+            self.message_user(request, refused.text, messages.ERROR)  # type: ignore[attr-defined]
+            return HttpResponseRedirect(request.get_full_path())
+
+    def response_action(
+        self, request: HttpRequest, queryset: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        # Actions run outside the admin's transactions: one here rolls back a refused one.
+        try:
+            with transaction.atomic(using=router.db_for_write(self.model)):  # type: ignore[attr-defined]
+                return super().response_action(request, queryset, *args, **kwargs)  # type: ignore[misc]
+        except WriteRefused as refused:
+            self.message_user(request, refused.text, messages.ERROR)  # type: ignore[attr-defined]
+            return HttpResponseRedirect(request.get_full_path())
+
+
+class ScopedAdminMixin(ServiceAdminMixin):
     """Mix into a ModelAdmin or InlineModelAdmin whose model's manager has `visible_to`.
 
     `private_fields` maps a private model field to the name of an admin method showing it
@@ -249,83 +398,34 @@ class ScopedAdminMixin:
             return list(fields)
         return [self.private_fields.get(f, f) if isinstance(f, str) else f for f in fields]
 
-    # --- writes --------------------------------------------------------------------------
 
-    # --- the audit trail ----------------------------------------------------------------
-    # The admin runs each save and delete inside a transaction: the events below are
-    # written in it, so a change and its record commit or roll back together.
+class WriteRefused(Exception):
+    """A service refused a write of the admin (its ValidationError is `error`)."""
 
-    def _stored(self, obj: Any) -> Any:
-        model = type(obj)
-        return model._default_manager.filter(pk=obj.pk).first() if obj.pk else None
+    def __init__(self, error: ValidationError) -> None:
+        super().__init__(error)
+        self.error = error
 
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        stored = self._stored(obj) if change else None
-        before = audit.snapshot(stored) if stored is not None else None
-        super().save_model(request, obj, form, change)  # type: ignore[misc]
-        # The admin runs this inside a transaction: refusing here rolls the write back.
-        if not self.visible_queryset(request).filter(pk=obj.pk).exists():
-            raise PermissionDenied(gettext("The record would lie outside your scope."))
-        if before is None:
-            audit.created(obj)
-        else:
-            audit.updated(obj, before)
-
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        pk = obj.pk
-        super().delete_model(request, obj)  # type: ignore[misc]
-        audit.deleted(obj, pk=pk)
-
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        doomed = list(queryset)
-        super().delete_queryset(request, queryset)  # type: ignore[misc]
-        for obj in doomed:
-            audit.deleted(obj, pk=obj.pk)
-
-    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        """Inline rows are audited like the parent: created, changed and deleted ones."""
-        befores = {}
-        for inline_form in formset.initial_forms:
-            instance = inline_form.instance
-            if instance.pk and inline_form.has_changed():
-                stored = self._stored(instance)
-                if stored is not None:
-                    befores[instance.pk] = audit.snapshot(stored)
-        deleted = [(f.instance, f.instance.pk) for f in formset.deleted_forms if f.instance.pk]
-        super().save_formset(request, form, formset, change)  # type: ignore[misc]
-        for obj in formset.new_objects:
-            audit.created(obj)
-        for obj, _fields in formset.changed_objects:
-            if obj.pk in befores:
-                audit.updated(obj, befores[obj.pk])
-        for obj, pk in deleted:
-            audit.deleted(obj, pk=pk)
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        """Many-to-many changes (a user's groups and permissions) are audited too."""
-        obj = form.instance
-        fields = [f for f in obj._meta.many_to_many if f.name in form.cleaned_data]
-        before = {f.name: _m2m_labels(obj, f.name) for f in fields} if change else {}
-        super().save_related(request, form, formsets, change)  # type: ignore[misc]
-        changes = {}
-        for f in fields:
-            old, new = before.get(f.name, []), _m2m_labels(obj, f.name)
-            if old != new:
-                changes[f.name] = [old, new]
-        if changes:
-            audit.record(
-                audit.Event.Action.UPDATE,
-                object_type=audit.object_type(obj),
-                object_id=obj.pk,
-                object_repr=audit.label(obj),
-                scope_code=audit.scope_of(obj),
-                changes=changes,
-            )
+    @property
+    def text(self) -> str:
+        return " ".join(self.error.messages)
 
 
-def _m2m_labels(obj: Any, name: str) -> list[str]:
-    labels = []
-    for related in getattr(obj, name).all():
-        codename = getattr(related, "codename", None)
-        labels.append(f"{related.content_type.app_label}.{codename}" if codename else str(related))
-    return sorted(labels)
+@contextmanager
+def refusals() -> Iterator[None]:
+    """A service's ValidationError becomes WriteRefused, which the admin's views show."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise WriteRefused(exc) from exc
+
+
+def adopt(obj: Any, saved: Any) -> None:
+    """The admin's instance takes the values of the row a service saved (the admin goes on
+    with it: inlines, the change message, the redirect)."""
+    if saved is None or saved is obj:
+        return
+    for field in obj._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(saved, field.attname))
+    obj._state.adding = False
+    obj._state.db = saved._state.db

@@ -20,11 +20,17 @@ from django.urls import path
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from grassroots.core.admin_support import ScopedAdminMixin, SealedFieldsForm, brand_admin_site
+from grassroots.core.admin_support import (
+    ScopedAdminMixin,
+    SealedFieldsForm,
+    ServiceAdminMixin,
+    brand_admin_site,
+)
 from grassroots.core.text import search_text
 from grassroots.core.validators import mask_id_number, mask_phone
 from grassroots.territory.models import Grid, Unit
 
+from . import services
 from .models import (
     CURRENT_RESIDENT,
     TAG_SEPARATOR,
@@ -326,6 +332,22 @@ class HouseholdAdmin(TagDisplayMixin, ScopedAdminMixin, admin.ModelAdmin):
     def scope_code_of(self, obj: Household) -> str | None:
         return territory_code(obj)
 
+    # A household moved to another grid takes its members along (household_update).
+    def create_object(self, request: HttpRequest, obj: Household, form: Any) -> Household:
+        data = self.form_values(obj, form, services.HOUSEHOLD_FIELDS)
+        return services.household_create(actor=self.actor(request), data=data)
+
+    def update_object(self, request: HttpRequest, obj: Household, form: Any) -> Household:
+        data = self.form_values(obj, form, services.HOUSEHOLD_FIELDS)
+        return services.household_update(
+            actor=self.actor(request),
+            household=obj.pk,
+            data=data,
+        )
+
+    def delete_objects(self, request: HttpRequest, objects: list[Household]) -> None:
+        services.households_delete(actor=self.actor(request), households=objects)
+
 
 @admin.register(Resident)
 class ResidentAdmin(TagDisplayMixin, ScopedAdminMixin, admin.ModelAdmin):
@@ -436,6 +458,21 @@ class ResidentAdmin(TagDisplayMixin, ScopedAdminMixin, admin.ModelAdmin):
             return obj.household.scope_code if obj.household else None
         return obj.unit.code if obj.unit_id else None
 
+    def create_object(self, request: HttpRequest, obj: Resident, form: Any) -> Resident:
+        data = self.form_values(obj, form, services.RESIDENT_FIELDS)
+        return services.resident_create(actor=self.actor(request), data=data)
+
+    def update_object(self, request: HttpRequest, obj: Resident, form: Any) -> Resident:
+        data = self.form_values(obj, form, services.RESIDENT_FIELDS)
+        return services.resident_update(
+            actor=self.actor(request),
+            resident=obj.pk,
+            data=data,
+        )
+
+    def delete_objects(self, request: HttpRequest, objects: list[Resident]) -> None:
+        services.residents_delete(actor=self.actor(request), residents=objects)
+
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Resident], search_term: str
     ) -> tuple[QuerySet[Resident], bool]:
@@ -488,11 +525,37 @@ class EnterpriseAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def scope_code_of(self, obj: Enterprise) -> str | None:
         return territory_code(obj)
 
+    def create_object(self, request: HttpRequest, obj: Enterprise, form: Any) -> Enterprise:
+        data = self.form_values(obj, form, services.ENTERPRISE_FIELDS)
+        return services.enterprise_create(actor=self.actor(request), data=data)
+
+    def update_object(self, request: HttpRequest, obj: Enterprise, form: Any) -> Enterprise:
+        data = self.form_values(obj, form, services.ENTERPRISE_FIELDS)
+        return services.enterprise_update(
+            actor=self.actor(request),
+            enterprise=obj.pk,
+            data=data,
+        )
+
+    def delete_objects(self, request: HttpRequest, objects: list[Enterprise]) -> None:
+        services.enterprises_delete(actor=self.actor(request), enterprises=objects)
+
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(ServiceAdminMixin, admin.ModelAdmin):
     """The tag vocabulary is shared by the whole deployment: it holds no one's data."""
 
     list_display = ("name", "kind", "description")
     list_filter = ("kind",)
     search_fields = ("name",)
+
+    def create_object(self, request: HttpRequest, obj: Tag, form: Any) -> Tag:
+        data = self.form_values(obj, form, services.TAG_FIELDS)
+        return services.tag_create(actor=self.actor(request), data=data)
+
+    def update_object(self, request: HttpRequest, obj: Tag, form: Any) -> Tag:
+        data = self.form_values(obj, form, services.TAG_FIELDS)
+        return services.tag_update(actor=self.actor(request), tag=obj.pk, data=data)
+
+    def delete_objects(self, request: HttpRequest, objects: list[Tag]) -> None:
+        services.tags_delete(actor=self.actor(request), tags=objects)

@@ -1,7 +1,8 @@
 """API of the registry: households, residents, enterprises, search and the coverage audit.
 
 Handlers check the role's permission, read through the selectors (which start from
-`visible_to`) and render through the `*_out` functions below. Those functions are the only
+`visible_to`), narrow lists with the filters of registry.filters (the pages' filters too) and
+render through the `*_out` functions below. Those functions are the only
 place a registry row becomes JSON: ID and phone numbers leave them masked, and tags pass
 through `tags_for`.
 """
@@ -17,24 +18,18 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
-from pydantic import field_validator
 
 from grassroots.accounts.models import User
 from grassroots.core.api_support import (
     ANY_PLACE_CODE_PATTERN,
-    GRID_CODE_PATTERN,
     SOME_TEXT_PATTERN,
-    UNIT_CODE_PATTERN,
     ErrorOut,
     Page,
     PageQuery,
     Ref,
     TextFilter,
     auth_user,
-    check_grid_code,
-    check_unit_code,
     filter_field,
-    id_field,
     invalid,
     paginate,
     ref,
@@ -45,6 +40,7 @@ from grassroots.core.scoping import Scope
 from grassroots.territory.models import Grid, Unit
 
 from .coverage import coverage_report
+from .filters import EnterpriseFilters, HouseholdFilters, ResidentFilters
 from .models import Enterprise, Household, Resident
 from .privacy import RevealLimitReached, reveal
 from .selectors import (
@@ -62,13 +58,6 @@ SEARCH_LIMIT = 10
 SEARCH_MAX_LIMIT = 50
 SCOPE_CODE_LENGTHS = (2, 4, 6, 9, 12, 15)
 SEARCHABLE = ("resident", "household", "enterprise")
-
-_GRID_HELP = "Grid code (15 digits). A grid outside your scope gives an empty list."
-_UNIT_HELP = (
-    "Unit code (county, town or village): keeps rows anywhere under that unit. "
-    "A unit outside your scope gives an empty list."
-)
-_TAG_HELP = "A tag of the vocabulary, e.g. 低保; an unknown tag is refused with 422."
 
 
 # Schemas
@@ -131,45 +120,6 @@ class ResidentPage(Page):
 
 class EnterprisePage(Page):
     items: list[EnterpriseOut]
-
-
-class TerritoryFilters(Schema):
-    """The `grid` and `unit` filters shared by registry lists."""
-
-    grid: TextFilter = filter_field(_GRID_HELP, GRID_CODE_PATTERN)
-    unit: TextFilter = filter_field(_UNIT_HELP, UNIT_CODE_PATTERN)
-
-    @field_validator("grid")
-    @classmethod
-    def _check_grid(cls, value: str | None) -> str | None:
-        return check_grid_code(value)
-
-    @field_validator("unit")
-    @classmethod
-    def _check_unit(cls, value: str | None) -> str | None:
-        return check_unit_code(value)
-
-
-class HouseholdFilters(TerritoryFilters):
-    tag: TextFilter = filter_field(_TAG_HELP)
-    q: TextFilter = filter_field("Start of the household code, or part of the address.")
-
-
-class ResidentFilters(TerritoryFilters):
-    tag: TextFilter = filter_field(_TAG_HELP)
-    household: int | None = id_field("Household id.")
-    current: bool | None = Field(
-        None, description="true: only current residents; false: only moved out or deceased."
-    )
-    q: TextFilter = filter_field(
-        "Name (simplified or traditional characters), full pinyin, pinyin initials, "
-        "or the last 4 or more characters of the ID number."
-    )
-
-
-class EnterpriseFilters(TerritoryFilters):
-    industry: TextFilter = filter_field("Industry, exactly as registered.")
-    q: TextFilter = filter_field("Part of the name, or the full credit code.")
 
 
 # Rendering
@@ -246,7 +196,7 @@ def list_households(
 ) -> dict[str, Any]:
     """Households in your scope, ordered by code."""
     user = require_perm(request, "registry.view_household")
-    page = paginate(household_list(user=user, **filters.dict()), paging)
+    page = paginate(filters.filter(household_list(user=user), user=user), paging)
     page["items"] = [household_out(h, user) for h in page["items"]]
     return page
 
@@ -281,7 +231,7 @@ def list_residents(
 ) -> dict[str, Any]:
     """Residents in your scope, ordered by name; ID and phone numbers are masked."""
     user = require_perm(request, "registry.view_resident")
-    page = paginate(resident_list(user=user, **filters.dict()), paging)
+    page = paginate(filters.filter(resident_list(user=user), user=user), paging)
     page["items"] = [resident_out(r, user) for r in page["items"]]
     return page
 
@@ -361,7 +311,7 @@ def list_enterprises(
 ) -> dict[str, Any]:
     """Enterprises and merchants in your scope, ordered by name."""
     user = require_perm(request, "registry.view_enterprise")
-    page = paginate(enterprise_list(user=user, **filters.dict()), paging)
+    page = paginate(filters.filter(enterprise_list(user=user), user=user), paging)
     page["items"] = [enterprise_out(e, user) for e in page["items"]]
     return page
 

@@ -157,10 +157,18 @@ class PlacedModel(models.Model):
     class Meta:
         abstract = True
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
+    def fill_place(self) -> None:
+        """The unit follows the grid when only a grid is given; the scope code is the grid's
+        code, or the unit's while the row has no grid."""
         if self.grid is not None and not self.unit_id:
             self.unit_id = self.grid.unit_id
-        self.scope_code = self.grid.code if self.grid is not None else self.unit.code
+        if self.grid is not None:
+            self.scope_code = self.grid.code
+        elif self.unit_id:
+            self.scope_code = self.unit.code
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.fill_place()
         super().save(*args, **kwargs)
 
     def clean_place(self) -> None:
@@ -201,13 +209,6 @@ class Household(TaggedModel, PlacedModel):
     def clean(self) -> None:
         self.address = clean_text(self.address)
         self.clean_place()
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        super().save(*args, **kwargs)
-        # Members follow their household's territory (their rows carry its scope code).
-        Resident.objects.filter(household=self).exclude(
-            scope_code=self.scope_code, unit_id=self.unit_id
-        ).update(scope_code=self.scope_code, unit_id=self.unit_id)
 
 
 class ResidentQuerySet(ScopedQuerySet["Resident"]):
@@ -366,6 +367,12 @@ class Resident(TaggedModel):
         self.phone_hash = crypto.digest(self.phone or "")
         self.birth_date = parsed.birth_date
         self.sex = parsed.sex
+        self.fill_place()
+
+    def fill_place(self) -> None:
+        """A member carries their household's unit and scope code; a resident without a
+        household, their unit's code. (A household that moves takes its members along through
+        registry.services.household_members_follow.)"""
         if self.household_id:
             household = self.household
             assert household is not None

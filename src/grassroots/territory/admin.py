@@ -6,64 +6,27 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Count, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from grassroots.core.admin_support import ScopedAdminMixin
 from grassroots.core.text import compact
-from grassroots.registry.models import Household
 
-from .models import LEVEL_BY_LENGTH, PARENT_LENGTH, Grid, Unit
-
-# Which kinds a unit of each level may be.
-KINDS_BY_LEVEL = {
-    Unit.Level.PROVINCE: {Unit.Kind.PROVINCE},
-    Unit.Level.CITY: {Unit.Kind.CITY},
-    Unit.Level.COUNTY: {Unit.Kind.COUNTY},
-    Unit.Level.TOWN: {Unit.Kind.TOWN, Unit.Kind.STREET},
-    Unit.Level.VILLAGE: {Unit.Kind.VILLAGE, Unit.Kind.COMMUNITY},
-}
+from . import services
+from .models import Grid, Unit
 
 
 class UnitForm(forms.ModelForm):
-    """A new unit's code must fit its level and start with its parent's code."""
+    """A new unit's code is read without spaces; Unit.clean checks it against its level and
+    its parent's code."""
 
     class Meta:
         model = Unit
         fields = ("code", "name", "level", "kind", "parent")
 
-    def clean(self) -> dict[str, Any]:
-        super().clean()
-        data = self.cleaned_data
-        level, kind = data.get("level"), data.get("kind")
-        if level and kind and kind not in KINDS_BY_LEVEL[level]:
-            self.add_error("kind", gettext("This kind does not fit the level."))
-        if "code" not in self.fields:  # the code is fixed once a unit exists
-            return data
-        code = compact(data.get("code") or "")
-        data["code"] = code
-        if not code:
-            return data
-        if not code.isdigit() or len(code) not in LEVEL_BY_LENGTH:
-            self.add_error("code", gettext("A unit code has 2, 4, 6, 9 or 12 digits."))
-            return data
-        if level and LEVEL_BY_LENGTH[len(code)] != level:
-            self.add_error(
-                "level",
-                gettext("A code of %(n)d digits belongs to the level “%(level)s”.")
-                % {"n": len(code), "level": Unit.Level(LEVEL_BY_LENGTH[len(code)]).label},
-            )
-        parent = data.get("parent")
-        if parent is not None and parent.code != code[: PARENT_LENGTH.get(len(code), 0)]:
-            self.add_error(
-                "parent",
-                gettext("The code %(code)s does not lie under the parent's code %(parent)s.")
-                % {"code": code, "parent": parent.code},
-            )
-        return data
+    def clean_code(self) -> str:
+        return compact(self.cleaned_data.get("code") or "")
 
 
 @admin.register(Unit)
@@ -81,6 +44,17 @@ class UnitAdmin(ScopedAdminMixin, admin.ModelAdmin):
         if obj is not None:
             readonly += ["code", "parent"]
         return readonly
+
+    def create_object(self, request: HttpRequest, obj: Unit, form: Any) -> Unit:
+        data = self.form_values(obj, form, services.UNIT_FIELDS)
+        return services.unit_create(actor=self.actor(request), data=data)
+
+    def update_object(self, request: HttpRequest, obj: Unit, form: Any) -> Unit:
+        data = self.form_values(obj, form, services.UNIT_CHANGEABLE)
+        return services.unit_update(actor=self.actor(request), unit=obj.pk, data=data)
+
+    def delete_objects(self, request: HttpRequest, objects: list[Unit]) -> None:
+        services.units_delete(actor=self.actor(request), units=objects)
 
 
 class GridForm(forms.ModelForm):
@@ -111,18 +85,9 @@ class GridAdmin(ScopedAdminMixin, admin.ModelAdmin):
     fk_choice_filters = {"unit": {"level": Unit.Level.VILLAGE}}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Grid]:
-        households = (
-            Household.objects.filter(grid=OuterRef("pk"))
-            .order_by()
-            .values("grid")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(household_count=Coalesce(Subquery(households), 0))
-        )
+        # Through the reverse relation the registry declares (Household.grid, related name
+        # "households"): the territory app does not import the registry above it.
+        return super().get_queryset(request).annotate(household_count=Count("households"))
 
     @admin.display(description=_("household count"), ordering="household_count")
     def household_count(self, obj: Grid) -> int:
@@ -134,3 +99,14 @@ class GridAdmin(ScopedAdminMixin, admin.ModelAdmin):
         if obj is not None:
             readonly += ["code", "unit"]
         return readonly
+
+    def create_object(self, request: HttpRequest, obj: Grid, form: Any) -> Grid:
+        data = self.form_values(obj, form, services.GRID_FIELDS)
+        return services.grid_create(actor=self.actor(request), data=data)
+
+    def update_object(self, request: HttpRequest, obj: Grid, form: Any) -> Grid:
+        data = self.form_values(obj, form, services.GRID_CHANGEABLE)
+        return services.grid_update(actor=self.actor(request), grid=obj.pk, data=data)
+
+    def delete_objects(self, request: HttpRequest, objects: list[Grid]) -> None:
+        services.grids_delete(actor=self.actor(request), grids=objects)

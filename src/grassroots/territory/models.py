@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from grassroots.core.scoping import CodeScopedQuerySet
 from grassroots.core.validators import validate_name
+
+from .geometry import find_overlaps, parse_polygon
 
 # Code length of each level (GB/T 2260 for province to county, statistical division codes below).
 LEVEL_BY_LENGTH = {2: "province", 4: "city", 6: "county", 9: "town", 12: "village"}
@@ -66,6 +69,39 @@ class Unit(models.Model):
     def scope_code(self) -> str:
         return self.code
 
+    def clean(self) -> None:
+        """A code fits its level and starts with its parent's code; the kind fits the level."""
+        errors: dict[str, list[Any]] = {}
+        if self.level and self.kind and self.kind not in KINDS_BY_LEVEL.get(self.level, set()):
+            errors["kind"] = [_("This kind does not fit the level.")]
+        code = self.code
+        if code and (not code.isdigit() or len(code) not in LEVEL_BY_LENGTH):
+            errors["code"] = [_("A unit code has 2, 4, 6, 9 or 12 digits.")]
+        elif code:
+            if self.level and LEVEL_BY_LENGTH[len(code)] != self.level:
+                errors["level"] = [
+                    _("A code of %(n)d digits belongs to the level “%(level)s”.")
+                    % {"n": len(code), "level": Unit.Level(LEVEL_BY_LENGTH[len(code)]).label}
+                ]
+            parent = self.parent if self.parent_id else None
+            if parent is not None and parent.code != code[: PARENT_LENGTH.get(len(code), 0)]:
+                errors["parent"] = [
+                    _("The code %(code)s does not lie under the parent's code %(parent)s.")
+                    % {"code": code, "parent": parent.code}
+                ]
+        if errors:
+            raise ValidationError(errors)
+
+
+# Which kinds a unit of each level may be.
+KINDS_BY_LEVEL: dict[str, set[str]] = {
+    Unit.Level.PROVINCE: {Unit.Kind.PROVINCE},
+    Unit.Level.CITY: {Unit.Kind.CITY},
+    Unit.Level.COUNTY: {Unit.Kind.COUNTY},
+    Unit.Level.TOWN: {Unit.Kind.TOWN, Unit.Kind.STREET},
+    Unit.Level.VILLAGE: {Unit.Kind.VILLAGE, Unit.Kind.COMMUNITY},
+}
+
 
 class Grid(models.Model):
     class Kind(models.TextChoices):
@@ -104,10 +140,6 @@ class Grid(models.Model):
         return self.code
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from .geometry import find_overlaps, parse_polygon
-
         label = f"{self.code} ({self.name})"
         if not (self.code.isdigit() and len(self.code) == GRID_CODE_LENGTH):
             raise ValidationError({"code": _("grid %(g)s: code must be 15 digits") % {"g": label}})
@@ -144,8 +176,6 @@ class Grid(models.Model):
             )
 
     def set_boundary(self, geometry: dict[str, Any]) -> None:
-        from .geometry import parse_polygon
-
         polygon = parse_polygon(geometry)
         self.boundary = geometry
         self.min_lon, self.min_lat, self.max_lon, self.max_lat = polygon.bounds

@@ -1,327 +1,228 @@
-"""Writes to the territory: importing units (CSV/XLSX) and grids (GeoJSON)."""
+"""Writes to the territory (units and grids) outside imports, which are in territory/imports.py.
+
+The admin and the demo write through these. Each service is one transaction that validates
+the row (Unit.clean, Grid.clean: codes, levels, boundaries, overlaps), saves it, checks that
+the actor still sees it and records the audit event. `actor` is the user a door acts for,
+or None for the system (commands, the demo).
+
+A code is a path: a unit keeps its code and its parent, a grid its code and its village, so
+that nothing below or inside them changes place. A unit or grid that anything still refers
+to (units below it, grids, households, enterprises, grid workers' assignments, cases) is
+not deleted: those rows would be orphaned or lose their place, and their apps (above this
+one) decide where they go.
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
 from django.utils.translation import gettext as _
 
-from grassroots.core.tables import check_size, read_table
-from grassroots.core.text import clean_text, compact
-from grassroots.core.validators import validate_name
+from grassroots.audit import services as audit
 
-from .geometry import find_overlaps, parse_polygon
-from .models import GRID_CODE_LENGTH, LEVEL_BY_LENGTH, PARENT_LENGTH, Grid, Unit
+from .models import Grid, Unit
 
-LEVEL_WORDS = {
-    "province": ("province", "province"),
-    "省": ("province", "province"),
-    "city": ("city", "city"),
-    "市": ("city", "city"),
-    "地级市": ("city", "city"),
-    "county": ("county", "county"),
-    "区县": ("county", "county"),
-    "县": ("county", "county"),
-    "区": ("county", "county"),
-    "县级市": ("county", "county"),
-    "town": ("town", "town"),
-    "乡镇": ("town", "town"),
-    "镇": ("town", "town"),
-    "乡": ("town", "town"),
-    "街道": ("town", "street"),
-    "street": ("town", "street"),
-    "village": ("village", "village"),
-    "村": ("village", "village"),
-    "社区": ("village", "community"),
-    "community": ("village", "community"),
-    "居委会": ("village", "community"),
-    "村委会": ("village", "village"),
-}
-# Levels whose parent may be missing: a deployment starts at a county (or above).
-ROOT_LEVELS = {"province", "city", "county"}
-# Units and grids alike; checked here, as SQLite would store a longer name and PostgreSQL fail.
-NAME_MAX_LENGTH = 100
+if TYPE_CHECKING:
+    from grassroots.accounts.models import User
+
+M = TypeVar("M", Unit, Grid)
+
+UNIT_FIELDS = ("code", "name", "level", "kind", "parent")
+# Once a unit exists its code and parent are fixed (codes are paths).
+UNIT_CHANGEABLE = ("name", "level", "kind")
+GRID_FIELDS = ("code", "name", "kind", "unit", "boundary")
+# Once a grid exists its code and village are fixed (households carry its code).
+GRID_CHANGEABLE = ("name", "kind", "boundary")
+# The bounding box is derived from the boundary on save.
+_GRID_DERIVED = ("min_lon", "min_lat", "max_lon", "max_lat")
 
 
-@dataclass
-class TerritoryResult:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    problems: list[str] = field(default_factory=list)
-    dry_run: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
+def _rows(model: type[M], actor: User | None) -> models.QuerySet[M]:
+    manager: Any = model._default_manager
+    return manager.all() if actor is None else manager.visible_to(actor)  # type: ignore[no-any-return]
 
 
-def _kind_from_name(level: str, name: str) -> str:
-    if level == "town":
-        return "street" if name.endswith("街道") else "town"
-    if level == "village":
-        return "community" if name.endswith(("社区", "居委会")) else "village"
-    return level
+def _fetch(model: type[M], row: M | int, actor: User | None) -> M:
+    """The stored row, locked, if the actor sees it (else model.DoesNotExist: a 404)."""
+    pk = row.pk if isinstance(row, models.Model) else row
+    return _rows(model, actor).select_for_update(of=("self",)).get(pk=pk)
 
 
-def import_units(path: str | Path, *, dry_run: bool = False) -> TerritoryResult:
-    """Upsert units by code. Columns code, name and optionally level; parents come from codes."""
-    result = TerritoryResult(dry_run=dry_run)
-    table = read_table(path)
-    wanted = {
-        "code": ("code", "编码", "代码", "区划代码", "统计用区划代码"),
-        "name": ("name", "名称", "单位名称"),
-        "level": ("level", "层级", "级别", "类型"),
-    }
-    index: dict[str, int] = {}
-    for i, written in enumerate(table.headers):
-        for key, labels in wanted.items():
-            if written.lower() in labels and key not in index:
-                index[key] = i
-    for key in ("code", "name"):
-        if key not in index:
-            result.problems.append(f"row 1: {key}: " + _("column is missing"))
-    if result.problems:
-        return result
-    header = {k: table.headers[i] for k, i in index.items()}
-    rows: dict[str, dict[str, Any]] = {}
-    for number, cells in table.rows:
-        code = compact(cells[index["code"]])
-        name = clean_text(cells[index["name"]])
+def _assign(obj: models.Model, data: Mapping[str, Any], fields: Sequence[str]) -> None:
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise TypeError(f"{type(obj).__name__}: {', '.join(sorted(unknown))} cannot be written")
+    for name, value in data.items():
+        setattr(obj, name, value)
 
-        def problem(key: str, reason: str, number: int = number) -> None:
-            result.problems.append(f"row {number}: {header[key]}: {reason}")
 
-        # isascii: str.isdigit() also holds for other scripts' digits (١٢٣), which no code has.
-        if not (code.isascii() and code.isdigit()) or len(code) not in LEVEL_BY_LENGTH:
-            problem("code", _("code %(code)s must be 2, 4, 6, 9 or 12 digits") % {"code": code})
-            continue
-        if code in rows:
-            problem("code", _("duplicate of row %(row)d") % {"row": rows[code]["row"]})
-            continue
-        if not name:
-            problem("name", _("name is empty"))
-            continue
-        if len(name) > NAME_MAX_LENGTH:
-            problem("name", _("name is longer than %(n)d characters") % {"n": NAME_MAX_LENGTH})
-        try:
-            validate_name(name)
-        except ValidationError as exc:
-            problem("name", exc.messages[0])
-            continue
-        level = LEVEL_BY_LENGTH[len(code)]
-        kind = _kind_from_name(level, name)
-        if "level" in index and compact(cells[index["level"]]):
-            word = compact(cells[index["level"]]).lower()
-            if word not in LEVEL_WORDS:
-                problem(
-                    "level",
-                    _(
-                        "%(v)s is not a level (use 区县, 乡镇, 街道, 村, 社区 or county, town, village)"
-                    )
-                    % {"v": word},
-                )
-                continue
-            given_level, kind = LEVEL_WORDS[word]
-            if given_level != level:
-                problem(
-                    "level",
-                    _("a %(len)d-digit code is a %(level)s, not a %(given)s")
-                    % {"len": len(code), "level": level, "given": given_level},
-                )
-                continue
-        rows[code] = {"row": number, "name": name, "level": level, "kind": kind}
+def _save(obj: M, actor: User | None, exclude: Sequence[str]) -> None:
+    obj.full_clean(exclude=list(exclude))
+    obj.save()
+    # After the write, inside its transaction: the row must lie in the actor's scope.
+    if actor is not None and not _rows(type(obj), actor).filter(pk=obj.pk).exists():
+        raise PermissionDenied(_("The record would lie outside your scope."))
 
-    existing = {u.code: u for u in Unit.objects.filter(code__in=list(rows))}
-    known_codes = set(rows) | set(
-        Unit.objects.filter(
-            code__in=[c[: PARENT_LENGTH[len(c)]] for c in rows if len(c) in PARENT_LENGTH]
-        ).values_list("code", flat=True)
+
+def _delete(model: type[M], rows: Iterable[M | int], actor: User | None) -> int:
+    """Delete the rows the actor sees among `rows`, unless something refers to them."""
+    pks = [r.pk if isinstance(r, models.Model) else r for r in rows]
+    doomed = list(_rows(model, actor).filter(pk__in=pks))
+    if not doomed:
+        return 0
+    _refuse_if_referred(model, doomed)
+    model._default_manager.filter(pk__in=[o.pk for o in doomed]).delete()
+    audit.record_many(
+        audit.Event.Action.DELETE,
+        audit.object_type(model),
+        (
+            (
+                o.pk,
+                audit.label(o),
+                audit.scope_of(o),
+                {k: [v, None] for k, v in audit.snapshot(o).items() if v not in (None, "")},
+            )
+            for o in doomed
+        ),
     )
-    for code, row in rows.items():
-        parent_code = code[: PARENT_LENGTH[len(code)]] if len(code) in PARENT_LENGTH else None
-        if parent_code and parent_code not in known_codes:
-            if row["level"] in ROOT_LEVELS:
-                parent_code = None
-            else:
-                result.problems.append(
-                    f"row {row['row']}: {header['code']}: "
-                    + _("parent unit %(p)s does not exist (import it first or in the same file)")
-                    % {"p": parent_code}
-                )
-                continue
-        row["parent_code"] = parent_code
-    if result.problems or dry_run:
-        _count(result, rows, existing)
-        return result
-    with transaction.atomic():
-        _count(result, rows, existing)
-        by_code = dict(existing)
-        for code in sorted(rows, key=len):
-            row = rows[code]
-            parent = by_code.get(row["parent_code"]) or (
-                Unit.objects.get(code=row["parent_code"]) if row["parent_code"] else None
-            )
-            unit = by_code.get(code) or Unit(code=code)
-            unit.name, unit.level, unit.kind, unit.parent = (
-                row["name"],
-                row["level"],
-                row["kind"],
-                parent,
-            )
-            unit.save()
-            by_code[code] = unit
-    return result
+    return len(doomed)
 
 
-def _count(
-    result: TerritoryResult, rows: dict[str, dict[str, Any]], existing: dict[str, Unit]
-) -> None:
-    for code, row in rows.items():
-        unit = existing.get(code)
-        if unit is None:
-            result.created += 1
-        elif (unit.name, unit.level, unit.kind, unit.parent.code if unit.parent else None) == (
-            row["name"],
-            row["level"],
-            row["kind"],
-            row.get("parent_code"),
-        ):
-            result.unchanged += 1
-        else:
-            result.updated += 1
+def _relations_to(model: type[models.Model]) -> list[Any]:
+    """Every foreign key pointing at `model`, those without a reverse accessor included."""
+    return [
+        f
+        for f in model._meta.get_fields(include_hidden=True)
+        if f.auto_created and not f.concrete and (f.one_to_many or f.one_to_one)
+    ]
 
 
-GRID_KINDS = {
-    "综合": "comprehensive",
-    "综合网格": "comprehensive",
-    "comprehensive": "comprehensive",
-    "专属": "dedicated",
-    "专属网格": "dedicated",
-    "dedicated": "dedicated",
-    "": "comprehensive",
-}
-
-
-def import_grids(path: str | Path, *, dry_run: bool = False) -> TerritoryResult:
-    """Upsert grids by code from a GeoJSON FeatureCollection (properties code, name, kind)."""
-    result = TerritoryResult(dry_run=dry_run)
-    try:
-        check_size(Path(path))  # TableError when too large, before reading it
-        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        result.problems.append(
-            _("%(file)s is not readable GeoJSON: %(e)s") % {"file": Path(path).name, "e": exc}
-        )
-        return result
-    if (
-        not isinstance(data, dict)
-        or data.get("type") != "FeatureCollection"
-        or not isinstance(data.get("features"), list)
-    ):
-        result.problems.append(
-            _("%(file)s is not a GeoJSON FeatureCollection") % {"file": Path(path).name}
-        )
-        return result
-    units = {u.code: u for u in Unit.objects.filter(level="village")}
-    grids: dict[str, dict[str, Any]] = {}
-    for number, feature in enumerate(data["features"], start=1):
-        # A hand-edited file may hold anything where a Feature or its properties should be.
-        feature = feature if isinstance(feature, dict) else {}
-        props = feature.get("properties")
-        props = props if isinstance(props, dict) else {}
-        code = compact(props.get("code", ""))
-        name = clean_text(props.get("name", ""))
-        label = (
-            _("grid %(code)s (%(name)s)") % {"code": code or "?", "name": name or "?"}
-            + f" [feature {number}]"
-        )
-
-        def problem(reason: str, label: str = label) -> None:
-            result.problems.append(f"{label}: {reason}")
-
-        if not (code.isascii() and code.isdigit()) or len(code) != GRID_CODE_LENGTH:
-            problem(_("code must be 15 digits"))
-            continue
-        if code in grids:
-            problem(_("the same code appears twice in the file"))
-            continue
-        if not name:
-            problem(_("name is empty"))
-            continue
-        if len(name) > NAME_MAX_LENGTH:
-            problem(_("name is longer than %(n)d characters") % {"n": NAME_MAX_LENGTH})
-        try:
-            validate_name(name)
-        except ValidationError as exc:
-            problem(exc.messages[0])
-            continue
-        unit = units.get(code[:12])
-        if unit is None:
-            problem(
-                _("code does not start with the code of an existing village/community (%(p)s)")
-                % {"p": code[:12]}
-            )
-            continue
-        kind = GRID_KINDS.get(clean_text(props.get("kind", "")).lower())
-        if kind is None:
-            problem(_("kind must be 综合 or 专属 (comprehensive or dedicated)"))
-            continue
-        try:
-            polygon = parse_polygon(feature.get("geometry"))
-        except ValidationError as exc:
-            problem(exc.messages[0])
-            continue
-        grids[code] = {
-            "name": name,
-            "kind": kind,
-            "unit": unit,
-            "geometry": feature["geometry"],
-            "polygon": polygon,
-            "label": label,
+def _refuse_if_referred(model: type[M], doomed: list[M]) -> None:
+    """ValidationError naming the kinds of rows that still refer to `doomed`, whatever a
+    delete would do to them (refuse, take them along or leave them without a place)."""
+    kinds = sorted(
+        {
+            str(relation.related_model._meta.verbose_name_plural)
+            for relation in _relations_to(model)
+            if relation.related_model._base_manager.filter(**{f"{relation.field.name}__in": doomed})
+            .exclude(pk__in=[o.pk for o in doomed] if relation.related_model is model else [])
+            .exists()
         }
+    )
+    if kinds:
+        raise ValidationError(
+            _("%(record)s cannot be deleted: %(kinds)s still refer to it.")
+            % {"record": ", ".join(str(o) for o in doomed), "kinds": ", ".join(kinds)}
+        )
 
-    if grids:
-        existing_polygons = [
-            (g.code, parse_polygon(g.boundary)) for g in Grid.objects.only("code", "boundary")
-        ]
-        for a, b in find_overlaps([(c, g["polygon"]) for c, g in grids.items()], existing_polygons):
-            other = grids[b]["label"] if b in grids else _("existing grid %(code)s") % {"code": b}
-            result.problems.append(
-                f"{grids[a]['label']}: " + _("overlaps %(other)s") % {"other": other}
-            )
-    existing = {g.code: g for g in Grid.objects.filter(code__in=list(grids))}
-    for code, row in grids.items():
-        grid = existing.get(code)
-        if grid is None:
-            result.created += 1
-        elif (grid.name, grid.kind, grid.unit_id, grid.boundary) == (
-            row["name"],
-            row["kind"],
-            row["unit"].pk,
-            row["geometry"],
-        ):
-            result.unchanged += 1
-        else:
-            result.updated += 1
-    if result.problems or dry_run:
-        return result
+
+# --- units -----------------------------------------------------------------------------------
+
+
+def unit_create(*, actor: User | None, data: Mapping[str, Any]) -> Unit:
+    """A new unit (UNIT_FIELDS): its code fits its level and lies under its parent's."""
     with transaction.atomic():
-        for code, row in grids.items():
-            grid = existing.get(code) or Grid(code=code)
-            if grid.pk and (grid.name, grid.kind, grid.unit_id, grid.boundary) == (
-                row["name"],
-                row["kind"],
-                row["unit"].pk,
-                row["geometry"],
-            ):
-                continue
-            grid.name, grid.kind, grid.unit = row["name"], row["kind"], row["unit"]
-            grid.set_boundary(row["geometry"])
-            grid.save()
-    return result
+        unit = Unit()
+        _assign(unit, data, UNIT_FIELDS)
+        _save(unit, actor, ())
+        audit.created(unit)
+    return unit
+
+
+def unit_update(*, actor: User | None, unit: Unit | int, data: Mapping[str, Any]) -> Unit:
+    """Rename a unit or correct its level or kind (UNIT_CHANGEABLE)."""
+    with transaction.atomic():
+        row = _fetch(Unit, unit, actor)
+        before = audit.snapshot(row)
+        _assign(row, data, UNIT_CHANGEABLE)
+        _save(row, actor, ())
+        audit.updated(row, before)
+    return row
+
+
+def unit_delete(*, actor: User | None, unit: Unit | int) -> None:
+    """Delete a unit nothing refers to."""
+    with transaction.atomic():
+        _delete(Unit, [_fetch(Unit, unit, actor)], actor)
+
+
+def units_delete(*, actor: User | None, units: Iterable[Unit | int]) -> int:
+    """Delete many units (the admin's "delete selected"); refused whole if one is referred to."""
+    with transaction.atomic():
+        return _delete(Unit, units, actor)
+
+
+# --- grids -----------------------------------------------------------------------------------
+
+
+def grid_create(*, actor: User | None, data: Mapping[str, Any]) -> Grid:
+    """A new grid (GRID_FIELDS): 15 digits under its village's code, a valid GeoJSON
+    polygon overlapping no other grid."""
+    with transaction.atomic():
+        grid = Grid()
+        _assign(grid, data, GRID_FIELDS)
+        _save(grid, actor, _GRID_DERIVED)
+        audit.created(grid)
+    return grid
+
+
+def grid_update(*, actor: User | None, grid: Grid | int, data: Mapping[str, Any]) -> Grid:
+    """Rename a grid, change its kind or its boundary (GRID_CHANGEABLE). Households keep
+    their grid; one now outside the boundary shows in the coverage audit."""
+    with transaction.atomic():
+        row = _fetch(Grid, grid, actor)
+        before = audit.snapshot(row)
+        _assign(row, data, GRID_CHANGEABLE)
+        _save(row, actor, _GRID_DERIVED)
+        audit.updated(row, before)
+    return row
+
+
+def grid_delete(*, actor: User | None, grid: Grid | int) -> None:
+    """Delete a grid that holds nothing and no one works in."""
+    with transaction.atomic():
+        _delete(Grid, [_fetch(Grid, grid, actor)], actor)
+
+
+def grids_delete(*, actor: User | None, grids: Iterable[Grid | int]) -> int:
+    with transaction.atomic():
+        return _delete(Grid, grids, actor)
+
+
+# --- the demo's reset ------------------------------------------------------------------------
+
+
+def territory_clear(*, reason: str) -> dict[str, int]:
+    """Delete every grid and unit: one event per kind with the count.
+
+    For `grassroots demo --force` only, once the rows that refer to them are gone
+    (registry.services.registry_clear, the demo's users and cases); ProtectedError otherwise.
+    """
+    counts: dict[str, int] = {}
+    with transaction.atomic():
+        count = Grid.objects.count()
+        Grid.objects.all().delete()
+        _record_cleared(Grid, count, reason)
+        counts[str(Grid._meta.verbose_name_plural)] = count
+        total = 0
+        for level in ("village", "town", "county", "city", "province"):
+            removed, _by_model = Unit.objects.filter(level=level).delete()
+            total += removed
+            _record_cleared(Unit, removed, reason)
+        counts[str(Unit._meta.verbose_name_plural)] = total
+    return counts
+
+
+def _record_cleared(model: type[models.Model], count: int, reason: str) -> None:
+    if not count:
+        return
+    audit.record(
+        audit.Event.Action.DELETE,
+        object_type=audit.object_type(model),
+        object_repr=str(model._meta.verbose_name_plural),
+        changes={"count": count},
+        reason=reason,
+    )
