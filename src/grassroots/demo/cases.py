@@ -19,6 +19,7 @@ from grassroots.accounts.roles import Role
 from grassroots.cases import services as s
 from grassroots.cases.models import Category
 from grassroots.cases.sweep import sweep
+from grassroots.territory.geometry import parse_polygon, points_inside
 from grassroots.territory.models import Grid
 
 DESCRIPTIONS = {
@@ -36,8 +37,6 @@ CHANNELS = ["portal", "portal", "grid_worker", "grid_worker", "hotline", "visit"
 
 
 def _point(grid: Grid, rng: random.Random) -> tuple[float, float]:
-    from grassroots.territory.geometry import parse_polygon, points_inside
-
     polygon = parse_polygon(grid.boundary)
     for _ in range(50):
         lon = rng.uniform(grid.min_lon, grid.max_lon)

@@ -12,13 +12,8 @@ import csv
 import json
 from pathlib import Path
 
-from .generator import (
-    DEFAULT_SEED,
-    HOUSEHOLD_HEADERS,
-    RESIDENT_HEADERS,
-    County,
-    build_county,
-)
+from .county import build_county
+from .generator import DEFAULT_SEED, HOUSEHOLD_HEADERS, RESIDENT_HEADERS, County
 from .shapes import geojson
 
 UNIT_HEADERS = ["编码", "名称"]

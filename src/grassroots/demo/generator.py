@@ -1,6 +1,6 @@
 """The demo county as data: units, grids, households, residents, enterprises and users to create.
 
-`build_county(households=N, seed=S)` is deterministic: the same N and S give the same county,
+The county that `build_county(households=N, seed=S)` (county.py) makes from it is deterministic: the same N and S give the same county,
 in any process (random.Random and numpy's default_rng, never the global generators, and no
 iteration over sets). The size follows N: about 300 households per grid once there are more
 than 20 grids, and all 15 towns from about 60 grids on.
@@ -326,17 +326,3 @@ def _mark_dedicated(grids: list[DemoGrid], units: list[DemoUnit], n_grids: int) 
             continue
         own[-1].kind = "dedicated"
         own[-1].name = f"{site}专属网格"
-
-
-def build_county(*, households: int = DEFAULT_HOUSEHOLDS, seed: int = DEFAULT_SEED) -> County:
-    """The whole demo county for N households and a seed (deterministic)."""
-    from .people import add_enterprises, add_people, add_users
-
-    if households < 1:
-        raise ValueError("households must be at least 1")
-    units, grids = _build_territory(households, seed)
-    county = County(households=households, seed=seed, units=units, grids=grids)
-    add_people(county)
-    add_enterprises(county)
-    add_users(county)
-    return county

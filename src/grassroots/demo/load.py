@@ -1,9 +1,13 @@
 """Writing the demo county into the database, and wiping territory and registry for a new one.
 
 Everything goes through the importers (units, grids, households, residents), so the demo is
-checked by the same rules as a county's own files. Only what no import may create is written
-directly: the second resident with an ID number already in the registry, enterprises (there is
-no enterprise import yet) and the grid workers' accounts (see `_create_grid_workers`).
+checked by the same rules as a county's own files. What no import may create goes through the
+services of its app, never into another app's tables directly: the second resident with an ID
+number already in the registry (registry.services.resident_create, as a hand-made entry),
+enterprises (registry.services.enterprises_create: there is no enterprise import yet), users
+(accounts.services.user_create, and grid_workers_create for the thousand grid workers). The
+bulk services validate and audit like the others, set-wise. The wipe clears each app through
+its own service, one audit event per kind of row.
 """
 
 from __future__ import annotations
@@ -11,20 +15,24 @@ from __future__ import annotations
 import datetime
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 
-from grassroots.accounts.models import GridAssignment, User
-from grassroots.accounts.roles import Role
-from grassroots.accounts.services import user_create
+from grassroots.accounts.models import User
+from grassroots.accounts.services import (
+    NewGridWorker,
+    grid_workers_create,
+    user_create,
+    users_delete,
+)
 from grassroots.audit import services as audit
 from grassroots.cases.models import Case, CaseStatBucket
 from grassroots.core.scoping import Scope
@@ -36,8 +44,10 @@ from grassroots.registry.imports import (
     import_residents,
 )
 from grassroots.registry.models import Enterprise, Household, Resident
+from grassroots.registry.services import enterprises_create, registry_clear, resident_create
+from grassroots.territory.imports import import_grids, import_units
 from grassroots.territory.models import Grid, Unit
-from grassroots.territory.services import TerritoryResult, import_grids, import_units
+from grassroots.territory.services import territory_clear
 
 from .files import write_grids, write_units
 from .generator import HOUSEHOLD_HEADERS, RESIDENT_HEADERS, County, DemoUser
@@ -82,28 +92,31 @@ def existing_data() -> dict[str, int]:
 
 def wipe() -> None:
     """Delete every registry and territory row and the demo users (not other users)."""
+    reason = "demo --force"
     try:
         with transaction.atomic():
-            # One audit event per kind of row: a demo county is not worth a million events.
-            # Cases first: they refer to grids, units and households.
+            # One audit event per kind of row (a demo county is not worth a million events),
+            # one per account for the demo users. Cases first: they refer to grids, units and
+            # households. (The cases app has no service for this yet.)
             Case.objects.filter(merged_into__isnull=False).update(merged_into=None)
             CaseStatBucket.objects.all().delete()
-            for model, rows in (
-                (Case, Case.objects.all()),
-                (Resident, Resident.objects.all()),
-                (Enterprise, Enterprise.objects.all()),
-                (Household, Household.objects.all()),
-                (User, User.objects.filter(username__startswith=DEMO_USER_PREFIX)),
-                (Grid, Grid.objects.all()),
-            ):
-                count = rows.count()
-                rows.delete()
-                if count:
-                    _audit_wipe(model, count)
-            for level in ("village", "town", "county", "city", "province"):
-                count, _by_model = Unit.objects.filter(level=level).delete()
-                if count:
-                    _audit_wipe(Unit, count)
+            count = Case.objects.count()
+            Case.objects.all().delete()
+            if count:
+                audit.record(
+                    audit.Event.Action.DELETE,
+                    object_type=audit.object_type(Case),
+                    object_repr=str(Case._meta.verbose_name_plural),
+                    changes={"count": count},
+                    reason=reason,
+                )
+            registry_clear(reason=reason)
+            users_delete(
+                actor=None,
+                users=User.objects.filter(username__startswith=DEMO_USER_PREFIX),
+                reason=reason,
+            )
+            territory_clear(reason=reason)
     except ProtectedError as exc:
         kinds = sorted({str(type(o)._meta.verbose_name_plural) for o in exc.protected_objects})
         raise DemoError(
@@ -112,34 +125,7 @@ def wipe() -> None:
         ) from None
 
 
-def _audit_wipe(model: Any, count: int) -> None:
-    audit.record(
-        audit.Event.Action.DELETE,
-        object_type=audit.object_type(model),
-        object_repr=str(model._meta.verbose_name_plural),
-        changes={"count": count},
-        reason="demo --force",
-    )
-
-
-def _audit_created(model: Any, objects: Iterable[Any]) -> None:
-    """Creation events for rows the demo wrote in bulk (values masked as everywhere)."""
-    audit.record_many(
-        audit.Event.Action.CREATE,
-        audit.object_type(model),
-        (
-            (
-                obj.pk,
-                audit.label(obj),
-                audit.scope_of(obj),
-                {k: [None, v] for k, v in audit.snapshot(obj).items() if v not in (None, "")},
-            )
-            for obj in objects
-        ),
-    )
-
-
-def _check(what: str, result: ImportResult | TerritoryResult) -> None:
+def _check(what: str, result: ImportResult) -> None:
     if result.problems:
         first = "; ".join(str(p) for p in result.problems[:3])
         raise DemoError(f"{what}: {len(result.problems)} problem(s), first: {first}")
@@ -150,8 +136,6 @@ def _table(headers: list[str], rows: Iterable[list[str]]) -> Table:
 
 
 def _timed(report: LoadReport, step: str, action: Callable[[], None]) -> None:
-    import time
-
     start = time.perf_counter()
     action()
     report.timings[step] = time.perf_counter() - start
@@ -234,41 +218,40 @@ def _load_defects(county: County) -> None:
         for h in Household.objects.filter(code__in=[d[1] for d in defects.duplicate_id_numbers])
     }
     for number, household_code, name in defects.duplicate_id_numbers:
-        # An import refuses a number twice, so this record is written the way a hand-made
+        # An import refuses a number twice, so this record is entered the way a hand-made
         # entry in an older system would have been.
-        twin = Resident(
-            name=name,
-            id_number=number,
-            household=households[household_code],
-            unit_id=households[household_code].unit_id,
-            relation=RELATIONS["其他"],
+        resident_create(
+            actor=None,
+            data={
+                "name": name,
+                "id_number": number,
+                "household": households[household_code],
+                "relation": RELATIONS["其他"],
+            },
         )
-        twin.save()
-        audit.created(twin)
 
 
 def _load_enterprises(county: County) -> None:
-    grids = {g.code: (g.pk, g.unit_id) for g in Grid.objects.only("pk", "code", "unit_id")}
-    Enterprise.objects.bulk_create(
-        [
-            Enterprise(
-                name=e.name,
-                credit_code=e.credit_code,
-                address=e.address,
-                industry=e.industry,
-                contact_name=e.contact_name,
-                contact_phone=e.contact_phone,
-                lon=e.lon,
-                lat=e.lat,
-                grid_id=grids[e.grid_code][0],
-                unit_id=grids[e.grid_code][1],
-                scope_code=e.grid_code,
-            )
-            for e in county.enterprises
-        ],
-        batch_size=500,
-    )
-    _audit_created(Enterprise, Enterprise.objects.all())
+    try:
+        enterprises_create(
+            actor=None,
+            rows=[
+                {
+                    "name": e.name,
+                    "credit_code": e.credit_code,
+                    "address": e.address,
+                    "industry": e.industry,
+                    "contact_name": e.contact_name,
+                    "contact_phone": e.contact_phone,
+                    "lon": e.lon,
+                    "lat": e.lat,
+                    "grid_code": e.grid_code,
+                }
+                for e in county.enterprises
+            ],
+        )
+    except ValidationError as exc:
+        raise DemoError(f"enterprises: {'; '.join(exc.messages[:3])}") from None
 
 
 def _load_users(county: County) -> list[LoadedUser]:
@@ -278,21 +261,16 @@ def _load_users(county: County) -> list[LoadedUser]:
         if planned.username.startswith(WORKER_PREFIX):
             continue
         password = demo_password(county.seed, planned.username)
-        user = user_create(
+        user_create(
             username=planned.username,
             role=planned.role,
             scope_codes=planned.scope_codes,
             password=password,
             check_password=False,
+            first_name=planned.first_name,
+            last_name=planned.last_name,
+            phone=planned.phone,
         )
-        before = audit.snapshot(user)
-        user.first_name, user.last_name, user.phone = (
-            planned.first_name,
-            planned.last_name,
-            planned.phone,
-        )
-        user.save(update_fields=["first_name", "last_name", "phone"])
-        audit.updated(user, before)
         loaded.append(
             LoadedUser(planned.username, planned.role, ",".join(planned.scope_codes), password)
         )
@@ -305,49 +283,19 @@ def _load_users(county: County) -> list[LoadedUser]:
 
 
 def _create_grid_workers(workers: list[DemoUser], password: str) -> None:
-    """The grid workers of every other grid, sharing one password.
-
-    A password hash costs about 0.3 s by design, so a thousand accounts made one by one through
-    user_create would take minutes; these share one seed-derived password, hashed once, and
-    are written in bulk with the same fields user_create sets.
-    """
-    if not workers:
-        return
-    hashed = make_password(password)
-    User.objects.bulk_create(
-        [
-            User(
+    """The grid workers of every other grid, sharing one password hashed once, in bulk."""
+    grid_workers_create(
+        workers=[
+            NewGridWorker(
                 username=w.username,
-                role=Role.GRID_WORKER,
-                scope_code=w.scope_codes[0],
-                is_staff=True,
-                password=hashed,
+                grid_codes=tuple(w.scope_codes),
                 first_name=w.first_name,
                 last_name=w.last_name,
                 phone=w.phone,
             )
             for w in workers
         ],
-        batch_size=500,
-    )
-    by_name = dict(
-        User.objects.filter(username__startswith=WORKER_PREFIX).values_list("username", "pk")
-    )
-    grids = dict(Grid.objects.values_list("code", "pk"))
-    GridAssignment.objects.bulk_create(
-        [
-            GridAssignment(user_id=by_name[w.username], grid_id=grids[code])
-            for w in workers
-            for code in w.scope_codes
-        ],
-        batch_size=500,
-    )
-    _audit_created(User, User.objects.filter(username__startswith=WORKER_PREFIX))
-    _audit_created(
-        GridAssignment,
-        GridAssignment.objects.filter(user__username__startswith=WORKER_PREFIX).select_related(
-            "grid"
-        ),
+        password=password,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from grassroots.demo import DEFAULT_HOUSEHOLDS, DEFAULT_SEED, build_county
+from grassroots.demo.cases import load_cases
 from grassroots.demo.load import DemoError, existing_data, load_county, wipe
 
 # Above this many users the list printed at the end is cut short (the file has them all).
@@ -91,8 +92,6 @@ class Command(BaseCommand):
         self.stdout.write(
             "Database: " + ", ".join(f"{n} {kind}" for kind, n in report.counts.items())
         )
-        from grassroots.demo.cases import load_cases
-
         cases = options["cases"] if options["cases"] is not None else min(500, households // 10)
         if cases < 0:
             raise CommandError("--cases cannot be negative")
