@@ -21,6 +21,8 @@ IMPORT_READER_MEMORY, IMPORT_READER_SECONDS  address space (default 1 GiB) and C
                (default 300) of the child process that reads an .xlsx file
 IMPORT_MAX_PROBLEMS_SHOWN  problems an import's answer lists (default 1,000), with their total;
                `grassroots import --errors OUT` writes every one
+IMPORT_LOCK_SECONDS  how long an import waits for another one to finish writing (default 600)
+               before it is refused with a message (imports write one at a time)
 UPLOAD_MAX_BYTES  largest body of any other upload (default 9 photos of CASE_PHOTO_MAX_BYTES, whose
                default is 10 MiB); each file of it at most CASE_PHOTO_MAX_BYTES
 PORTAL_RATE    requests a minute from one address to the public portal (default 30/m), counted in
@@ -49,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -71,8 +74,6 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 def env_number(name: str, default: float, kind: type = int, minimum: float = 0) -> Any:
     """A number from the environment; a bad value stops start-up with a message naming it."""
-    from django.core.exceptions import ImproperlyConfigured
-
     value = os.environ.get(name, "").strip()
     if not value:
         return kind(default)
@@ -140,6 +141,7 @@ INSTALLED_APPS = [
     "grassroots.audit",
     "grassroots.cases",
     "grassroots.web",
+    "grassroots.demo",
 ]
 
 MIDDLEWARE = [
@@ -348,6 +350,9 @@ IMPORT_READER_SECONDS = env_number("IMPORT_READER_SECONDS", 300, minimum=1)
 # Problems listed in an import's answer (API, console page, command output), first by row;
 # the total is always given.
 IMPORT_MAX_PROBLEMS_SHOWN = env_number("IMPORT_MAX_PROBLEMS_SHOWN", 1000, minimum=1)
+# Imports write one at a time (core/imports.py: SQLite's write lock, a PostgreSQL advisory
+# lock): a second one waits this long for the first to commit, then is refused with a message.
+IMPORT_LOCK_SECONDS = env_number("IMPORT_LOCK_SECONDS", 600, minimum=1)
 # Any other upload (photos of a case: cases.services.MAX_PHOTOS of them) carries at most this
 # much, each file at most CASE_PHOTO_MAX_BYTES.
 UPLOAD_MAX_BYTES = env_number("UPLOAD_MAX_BYTES", 9 * CASE_PHOTO_MAX_BYTES, minimum=1)

@@ -6,3 +6,7 @@ class CasesConfig(AppConfig):
     name = "grassroots.cases"
     verbose_name = _("Requests and cases")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the periodic tasks (the sweep, notification delivery) with the worker.
+        from . import tasks  # noqa: F401

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext_lazy as _
 
 from grassroots.accounts.models import GridAssignment
 from grassroots.accounts.roles import Role
@@ -239,3 +240,14 @@ def problem_records(scope: Scope, key: str) -> tuple[str, Any]:
         )
         return "grid", Grid.objects.in_scope(scope).filter(~Exists(workers))
     raise KeyError(key)
+
+
+# What each problem of the audit is called on pages (the command and the API use the keys).
+PROBLEM_LABELS = {
+    "households_without_grid": _("Households without a grid"),
+    "households_outside_grid": _("Households outside their grid's boundary"),
+    "residents_without_household": _("Current residents without a household"),
+    "empty_households": _("Households without current members"),
+    "duplicate_id_numbers": _("ID numbers held by more than one current resident"),
+    "grids_without_worker": _("Grids without a grid worker"),
+}

@@ -28,6 +28,8 @@ from django_tasks_db.management.commands.db_worker import (
     valid_interval,
 )
 
+from grassroots.core.tasks import PERIODIC, enqueue_once
+
 logger = logging.getLogger("grassroots.worker")
 
 
@@ -56,20 +58,16 @@ class Command(BaseCommand):
     help = "Run background tasks and the periodic escalation sweep and notification delivery."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--sweep-every",
-            type=valid_interval,
-            default=300,
-            metavar="S",
-            help="seconds between two escalation sweeps (default 300)",
-        )
-        parser.add_argument(
-            "--deliver-every",
-            type=valid_interval,
-            default=30,
-            metavar="S",
-            help="seconds between two deliveries of due notifications (default 30)",
-        )
+        # One option per periodic task the apps registered (core/tasks.py).
+        for periodic in PERIODIC.values():
+            parser.add_argument(
+                "--" + periodic.option.replace("_", "-"),
+                dest=periodic.option,
+                type=valid_interval,
+                default=periodic.every,
+                metavar="S",
+                help=periodic.help,
+            )
         parser.add_argument(
             "--interval",
             type=valid_interval,
@@ -99,8 +97,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from grassroots.cases.tasks import PERIODIC, enqueue_once
-
         self._configure_logging(options["verbosity"])
         worker = Worker(
             queue_names=options["queue_name"].split(","),
@@ -116,8 +112,8 @@ class Command(BaseCommand):
 
         def enqueue_due() -> None:
             for name in schedule.due():
-                if enqueue_once(PERIODIC[name]) is not None:
-                    logger.debug("enqueued %s", PERIODIC[name].name)
+                if enqueue_once(PERIODIC[name].task) is not None:
+                    logger.debug("enqueued %s", PERIODIC[name].task.name)
 
         if options["once"]:
             enqueue_due()
