@@ -255,7 +255,7 @@ def pg_county(tmp_path: Path) -> dict[str, Path]:
 
 
 @needs_postgresql
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_it_stores_each_resident_once_when_two_postgresql_imports_run_at_once(pg_county):
     from grassroots.registry.imports import import_households
     from grassroots.registry.models import Resident
@@ -268,7 +268,7 @@ def test_it_stores_each_resident_once_when_two_postgresql_imports_run_at_once(pg
 
 
 @needs_postgresql
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_postgresql_household_imports_at_once_raise_no_integrity_error(pg_county):
     from grassroots.registry.models import Household
 
@@ -279,7 +279,7 @@ def test_two_postgresql_household_imports_at_once_raise_no_integrity_error(pg_co
 
 
 @needs_postgresql
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_postgresql_import_that_waits_too_long_is_refused_with_a_message(pg_county, settings):
     from grassroots.registry.models import Household
 
