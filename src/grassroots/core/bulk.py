@@ -80,7 +80,8 @@ def insert_rows(
 
 
 def insert_raw(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """executemany into a table the ORM does not know (a scratch table); quoted names."""
+    """executemany into a table the ORM does not know (a scratch table), or a model's table
+    written set-wise with values already in the database's form; quoted names."""
     qn = connection.ops.quote_name
     sql = (
         f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)})"
