@@ -334,7 +334,7 @@ def measure(p: Personas) -> list[dict[str, Any]]:
          "/console/cases/?overdue=on&category=environment&sort=tier",
          api(dispatcher, "/api/v1/cases?open=true&overdue=true&category=environment&sort=due")),
         ("case queue, open and closed, newest first", dispatcher,
-         "/console/cases/?status=all&sort=-reported",
+         "/console/cases/?open=&sort=-reported",
          api(dispatcher, "/api/v1/cases?sort=-reported")),
         ("case page", dispatcher, f"/console/cases/{p.case}/",
          api(dispatcher, f"/api/v1/cases/{p.case}")),

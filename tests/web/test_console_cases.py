@@ -120,6 +120,11 @@ def test_it_filters_the_queue(world, login, report):
     assert shown(open="false") == {closed.tracking_code}
     assert shown(open="") == {c.tracking_code for c in (*open_ones, closed)}
     assert shown(scope=world.grid_a11.code, open="") == {plain.tracking_code, late.tracking_code}
+    # Links from before the filters were one still open the same lists; `open` wins.
+    assert shown(status="all") == {c.tracking_code for c in (*open_ones, closed)}
+    assert shown(status="closed") == {closed.tracking_code}
+    assert shown(status="open") == {c.tracking_code for c in open_ones}
+    assert shown(status="all", open="false") == {closed.tracking_code}
     assert shown(stage="accepted") == {accepted.tracking_code}
     assert shown(category="safety") == {urgent.tracking_code}
     assert shown(urgent="on") == {urgent.tracking_code}

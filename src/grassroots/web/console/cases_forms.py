@@ -87,6 +87,9 @@ class CaseFilterForm(forms.Form):
 
     # The queue shows the open cases unless the query asks otherwise (`open=` for all).
     DEFAULTS = {"open": "true"}
+    # Links and bookmarks from before the filters were one (status=open|closed|all) still
+    # open the same list; `open`, when given, wins.
+    LEGACY_STATUS = {"open": "true", "closed": "false", "all": ""}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -99,6 +102,9 @@ class CaseFilterForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         query = {**self.DEFAULTS, **{name: self.data.get(name) for name in self.data}}
+        legacy = self.LEGACY_STATUS.get(self.data.get("status") or "")
+        if legacy is not None and "open" not in self.data:
+            query["open"] = legacy
         self.filters, errors = CaseFilter.parse_leniently(query)
         for name, messages in errors.items():
             self.add_error(name if name in self.fields else None, messages)
