@@ -144,18 +144,7 @@ class UnitFollowsForm(forms.ModelForm):
 class HouseholdForm(TaggedForm, UnitFollowsForm):
     class Meta:
         model = Household
-        fields = (
-            "code",
-            "address",
-            "building",
-            "unit_no",
-            "room",
-            "grid",
-            "unit",
-            "lon",
-            "lat",
-            "tags",
-        )
+        fields = services.HOUSEHOLD_FIELDS  # what household_create and household_update write
         help_texts = {"unit": _("Taken from the grid when a grid is chosen.")}
 
 
@@ -165,18 +154,7 @@ class ResidentForm(SealedFieldsForm, TaggedForm, UnitFollowsForm):
 
     class Meta:
         model = Resident
-        fields = (
-            "name",
-            "id_number",
-            "phone",
-            "household",
-            "relation",
-            "residency",
-            "unit",
-            "moved_out_on",
-            "deceased_on",
-            "tags",
-        )
+        fields = services.RESIDENT_FIELDS
         help_texts = {
             "unit": _("Taken from the household when a household is chosen."),
             "id_number": _("18 characters; birth date and sex are read from it."),
@@ -191,18 +169,7 @@ class EnterpriseForm(SealedFieldsForm, UnitFollowsForm):
 
     class Meta:
         model = Enterprise
-        fields = (
-            "name",
-            "credit_code",
-            "industry",
-            "address",
-            "contact_name",
-            "contact_phone",
-            "grid",
-            "unit",
-            "lon",
-            "lat",
-        )
+        fields = services.ENTERPRISE_FIELDS
         help_texts = {"unit": _("Taken from the grid when a grid is chosen.")}
 
 

@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound=models.Model)
 
-# The fields each service writes; the rest are derived on save (scope code, search keys...).
+# The fields each service writes (and the admin's forms show, in this order); the rest are
+# derived on save (scope code, search keys...).
 HOUSEHOLD_FIELDS = (
     "code",
     "address",
@@ -73,8 +74,8 @@ RESIDENT_FIELDS = (
 ENTERPRISE_FIELDS = (
     "name",
     "credit_code",
-    "address",
     "industry",
+    "address",
     "contact_name",
     "contact_phone",
     "grid",
