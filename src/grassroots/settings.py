@@ -140,6 +140,7 @@ INSTALLED_APPS = [
     "grassroots.registry",
     "grassroots.audit",
     "grassroots.cases",
+    "grassroots.orgs",
     "grassroots.web",
     "grassroots.demo",
 ]

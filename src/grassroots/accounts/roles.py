@@ -31,6 +31,7 @@ def _perms(app: str, models_: tuple[str, ...], actions: tuple[str, ...]) -> set[
 _VIEW_ALL = (
     _perms("registry", _REGISTRY, ("view",))
     | _perms("territory", _TERRITORY, ("view",))
+    | _perms("orgs", ("organization",), ("view",))
     | {"registry.view_coverage"}
 )
 
@@ -50,6 +51,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         _VIEW_ALL
         | _perms("registry", _REGISTRY, ("add", "change", "delete"))
         | _perms("territory", _TERRITORY, ("add", "change", "delete"))
+        | _perms("orgs", ("organization",), ("add", "change"))
         | _perms("registry", ("tag",), ("view", "add", "change"))
         | _perms("accounts", ("user", "gridassignment"), ("view", "add", "change"))
         | {"registry.import_registry", "registry.reveal_resident", "audit.view_event"}
@@ -62,6 +64,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         _VIEW_ALL
         | _perms("registry", _REGISTRY, ("add", "change"))
         | _perms("territory", ("grid",), ("change",))
+        # The town edits the organizations of its villages (orgs.selectors.may_edit).
+        | _perms("orgs", ("organization",), ("add", "change"))
         | _perms("accounts", ("user", "gridassignment"), ("view",))
         | {"registry.import_registry", "registry.reveal_resident"}
         | _CASE_LEAD

@@ -1,0 +1,64 @@
+"""Reads of party organizations: who sees which, and who may edit one.
+
+A user sees an organization when their scope holds one of the units it serves (a town official
+sees every branch of the town, and a joint branch of which one village is in the town), or lies
+inside one of them (a village's secretary and its grid workers see the village's branch, the
+town's committee above it, and the joint branch the village belongs to). Nobody sees a
+neighbouring town's organizations.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from grassroots.core.scoping import Scope
+
+from .models import Organization, OrganizationUnit
+
+if TYPE_CHECKING:
+    from grassroots.accounts.models import User
+
+# The lengths of unit codes (province … village); a grid's 15 digits hold its village's 12.
+UNIT_CODE_LENGTHS = (2, 4, 6, 9, 12)
+# The deepest scope that edits an organization: a town (or the county above it).
+EDITOR_CODE_LENGTH = 9
+
+
+def units_holding(codes: tuple[str, ...]) -> set[str]:
+    """The unit codes that hold (or are) one of `codes`."""
+    return {code[:n] for code in codes for n in UNIT_CODE_LENGTHS if n <= len(code)}
+
+
+def visible_q(scope: Scope) -> Q:
+    """Organizations seen from `scope` (see the module's docstring)."""
+    if scope.is_everything:
+        return Q()
+    codes = scope.codes or ()
+    if not codes:
+        return Q(pk__in=[])
+    served = OrganizationUnit.objects.filter(organization=OuterRef("pk"))
+    below = served.filter(scope.q("unit_code"))
+    above = served.filter(unit_code__in=sorted(units_holding(codes)))
+    return Q(Exists(below)) | Q(Exists(above))
+
+
+def organizations_for(user: User | Any) -> QuerySet[Organization]:
+    return Organization.objects.filter(visible_q(Scope.for_user(user)))
+
+
+def unit_codes(organization: Organization) -> list[str]:
+    return sorted(organization.served.values_list("unit_code", flat=True))
+
+
+def may_edit(user: User | Any, unit_codes_served: list[str]) -> bool:
+    """Whether `user` may change an organization serving these units: the town above them all,
+    or the county (a town or county scope with the permission); superusers and commands (no
+    user) always. The organization's own secretary edits it too once members exist."""
+    if user is None or getattr(user, "is_superuser", False):
+        return True
+    if not user.has_perm("orgs.change_organization") or not unit_codes_served:
+        return False
+    editors = [c for c in user.scope_codes() if len(c) <= EDITOR_CODE_LENGTH]
+    return all(any(unit.startswith(code) for code in editors) for unit in unit_codes_served)
