@@ -406,4 +406,12 @@ def test_it_splits_every_multi_value_cell_the_same_way(world, tmp_path, separato
 def test_it_names_the_kinds_it_imports(world):
     from grassroots.core.imports import import_kinds
 
-    assert list(import_kinds()) == ["units", "grids", "households", "residents", "hotline", "orgs"]
+    assert list(import_kinds()) == [
+        "units",
+        "grids",
+        "households",
+        "residents",
+        "hotline",
+        "orgs",
+        "members",
+    ]

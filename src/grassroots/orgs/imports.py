@@ -214,3 +214,7 @@ class OrgImporter(Importer):
 def import_orgs(path: str | Path, *, dry_run: bool = False) -> ImportResult:
     """Upsert party organizations by code (see the module's docstring)."""
     return run_import(OrgImporter(), path, dry_run=dry_run)
+
+
+# The members' import lives beside this one; importing it registers its kind.
+from . import imports_members  # noqa: E402, F401

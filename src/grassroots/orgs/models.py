@@ -10,12 +10,25 @@ lies inside one of them (a grid worker sees their village's branch).
 
 from __future__ import annotations
 
+import datetime
+from typing import Any
+
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from grassroots.core.validators import validate_name
+from grassroots.core import crypto
+from grassroots.core.crypto import EncryptedCharField
+from grassroots.core.text import clean_text
+from grassroots.core.validators import (
+    mask_id_number,
+    mask_name,
+    parse_id_number,
+    validate_mobile,
+    validate_name,
+)
 from grassroots.territory.models import Unit
 
 # The county's own codes: letters, digits and hyphens inside (not first or last).
@@ -101,3 +114,154 @@ class OrganizationUnit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id} → {self.unit_code}"
+
+
+class Member(models.Model):
+    """A party member: one organization at a time (transfers keep their history), a person of
+    the registry where one is found by ID number; a member living elsewhere (流动党员) has none.
+
+    ID and mobile numbers follow the registry's rules: encrypted at rest, found by keyed hash,
+    masked wherever they are listed."""
+
+    class Status(models.TextChoices):
+        FORMAL = "formal", _("Formal member (正式党员)")
+        PROBATIONARY = "probationary", _("Probationary member (预备党员)")
+
+    organization = models.ForeignKey(
+        Organization,
+        verbose_name=_("organization"),
+        on_delete=models.PROTECT,
+        related_name="members",
+    )
+    resident = models.ForeignKey(
+        "registry.Resident",
+        verbose_name=_("resident"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="party_memberships",
+    )
+    name = models.CharField(_("name"), max_length=50, validators=[validate_name])
+    id_number = EncryptedCharField(_("ID number"), max_length=18)
+    # One person is one member: the keyed hash of the ID number is unique.
+    id_hash = models.CharField(max_length=32, editable=False, unique=True)
+    phone = EncryptedCharField(_("mobile number"), max_length=11, blank=True)
+    phone_hash = models.CharField(max_length=32, editable=False, blank=True, db_index=True)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices)
+    joined_on = models.DateField(_("joined on"))
+    # A probationary member's conversion to formal (转正), due a year after joining.
+    converted_on = models.DateField(_("converted on"), null=True, blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("grid worker account"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="party_member",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("party member")
+        verbose_name_plural = _("party members")
+        ordering = ["organization", "name", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {mask_id_number(self.id_number)}"
+
+    @property
+    def audit_label(self) -> str:
+        return f"{mask_name(self.name)} {mask_id_number(self.id_number)}"
+
+    @property
+    def audit_scope(self) -> str:
+        return self.organization.audit_scope
+
+    @property
+    def conversion_due_on(self) -> datetime.date | None:
+        """When a probationary member is due for conversion: a year after joining."""
+        if self.status != self.Status.PROBATIONARY:
+            return None
+        return add_years(self.joined_on, 1)
+
+    def fill_derived(self) -> None:
+        self.name = clean_text(self.name)
+        parsed = parse_id_number(self.id_number)
+        self.id_number = parsed.number
+        self.id_hash = crypto.digest(parsed.number)
+        self.phone = validate_mobile(self.phone) if self.phone else ""
+        self.phone_hash = crypto.digest(self.phone) if self.phone else ""
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.fill_derived()
+        super().save(*args, **kwargs)
+
+
+def add_years(day: datetime.date, years: int) -> datetime.date:
+    """The same day `years` later (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+class Post(models.TextChoices):
+    SECRETARY = "secretary", _("Secretary (书记)")
+    DEPUTY_SECRETARY = "deputy_secretary", _("Deputy secretary (副书记)")
+    ORGANIZATION = "organization", _("Organization member (组织委员)")
+    PUBLICITY = "publicity", _("Publicity member (宣传委员)")
+    DISCIPLINE = "discipline", _("Discipline member (纪检委员)")
+    COMMITTEE = "committee", _("Committee member (委员)")
+    GROUP_LEADER = "group_leader", _("Party group leader (党小组长)")
+
+
+class MemberPost(models.Model):
+    """A post a member holds in their organization, from `started_on` until `ended_on` (open
+    while held): from these a vacant secretary post, and for how long, is computed."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="posts")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="posts")
+    post = models.CharField(_("post"), max_length=20, choices=Post.choices)
+    started_on = models.DateField(_("started on"))
+    ended_on = models.DateField(_("ended on"), null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "post", "ended_on"], name="post_held")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.post} {self.started_on}–{self.ended_on or ''}"
+
+
+class MemberSkill(models.Model):
+    """One skill of a member, for the talent pool (种植, 电商, 法律 …): a row each, indexed, so
+    that a search by skill reads only the members who have it."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="skills")
+    skill = models.CharField(_("skill"), max_length=30)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["member", "skill"], name="memberskill_unique")
+        ]
+        indexes = [models.Index(fields=["skill"], name="memberskill_skill")]
+
+    def __str__(self) -> str:
+        return self.skill
+
+
+class Transfer(models.Model):
+    """A member's move from one organization to another (组织关系转接): the history stays."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="transfers")
+    from_organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="transfers_out"
+    )
+    to_organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="transfers_in"
+    )
+    on = models.DateField(_("date"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.from_organization_id} → {self.to_organization_id}"

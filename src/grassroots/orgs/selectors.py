@@ -9,13 +9,15 @@ neighbouring town's organizations.
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from grassroots.core.scoping import Scope
 
-from .models import Organization, OrganizationUnit
+from .models import Member, MemberPost, Organization, OrganizationUnit, Post, add_years
 
 if TYPE_CHECKING:
     from grassroots.accounts.models import User
@@ -62,3 +64,25 @@ def may_edit(user: User | Any, unit_codes_served: list[str]) -> bool:
         return False
     editors = [c for c in user.scope_codes() if len(c) <= EDITOR_CODE_LENGTH]
     return all(any(unit.startswith(code) for code in editors) for unit in unit_codes_served)
+
+
+def members_for(user: User | Any) -> QuerySet[Member]:
+    """The members of the organizations `user` sees."""
+    return Member.objects.filter(organization__in=organizations_for(user))
+
+
+def conversions_overdue(members: QuerySet[Member], today: datetime.date) -> QuerySet[Member]:
+    """Probationary members a year or more after joining, not converted yet (转正 overdue)."""
+    return members.filter(
+        status=Member.Status.PROBATIONARY, joined_on__lte=add_years(today, -1)
+    ).order_by("joined_on", "pk")
+
+
+def secretary_vacant_since(org: Organization) -> datetime.date | None:
+    """Since when the organization has had no secretary (None: one holds the post now). Never
+    had one: since the organization was recorded."""
+    posts = MemberPost.objects.filter(organization=org, post=Post.SECRETARY)
+    if posts.filter(ended_on__isnull=True).exists():
+        return None
+    last = posts.order_by("-ended_on").values_list("ended_on", flat=True).first()
+    return last or timezone.localdate(org.created_at)
