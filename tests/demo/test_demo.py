@@ -179,6 +179,38 @@ def test_it_models_youxi_with_banshan_and_its_neighbours(county):
     assert chinese_number(12) == "十二" and chinese_number(20) == "二十"
 
 
+def test_every_village_has_a_branch_and_banshan_a_joint_branch_with_its_neighbours(county):
+    from django.utils import timezone
+
+    from grassroots.orgs import selectors
+    from grassroots.orgs.models import Member, Organization
+
+    villages = Unit.objects.filter(level="village")
+    towns = Unit.objects.filter(level="town")
+    branches = Organization.objects.filter(kind="branch")
+    assert branches.count() == villages.count()
+    assert Organization.objects.filter(kind="committee").count() == towns.count()
+    joint = Organization.objects.get(name="汶联村党支部")
+    names = set(joint.units.values_list("name", flat=True))
+    assert names == {"半山村", "汶潭村", "坪寨村"} and joint.members.exists()
+    members = Member.objects.all()
+    adults = Resident.objects.filter(
+        moved_out_on__isnull=True,
+        deceased_on__isnull=True,
+        birth_date__lte=timezone.localdate().replace(year=timezone.localdate().year - 18),
+    ).count()
+    assert 0.03 * adults <= members.filter(resident__isnull=False).count() <= 0.08 * adults
+    assert members.filter(resident__isnull=True).exists()  # 流动党员
+    assert selectors.conversions_overdue(members, timezone.localdate()).exists()
+    assert members.filter(status="probationary").count() > 1
+    # Every member of the registry is an adult of the village their branch serves.
+    for member in members.filter(resident__isnull=False).select_related("resident"):
+        assert member.resident.id_number == member.id_number
+    # Most branches have a secretary.
+    with_secretary = [b for b in branches if selectors.secretary_vacant_since(b) is None]
+    assert len(with_secretary) >= branches.count() - 2
+
+
 def test_households_lie_inside_their_grid_except_the_planted_ones(county):
     outside = set()
     for grid in Grid.objects.all():

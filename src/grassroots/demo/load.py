@@ -1,6 +1,7 @@
 """Writing the demo county into the database, and wiping territory and registry for a new one.
 
-Everything goes through the importers (units, grids, households, residents), so the demo is
+Everything goes through the importers (units, grids, households, residents, party organizations
+and members: orgs.py), so the demo is
 checked by the same rules as a county's own files. What no import may create goes through the
 services of its app, never into another app's tables directly: the second resident with an ID
 number already in the registry (registry.services.resident_create, as a hand-made entry),
@@ -37,6 +38,8 @@ from grassroots.audit import services as audit
 from grassroots.cases.models import Case, CaseStatBucket
 from grassroots.core.scoping import Scope
 from grassroots.core.tables import Table
+from grassroots.orgs.models import Member, Organization
+from grassroots.orgs.services import orgs_clear
 from grassroots.registry.imports import (
     RELATIONS,
     ImportResult,
@@ -51,6 +54,7 @@ from grassroots.territory.services import territory_clear
 
 from .files import write_grids, write_units
 from .generator import HOUSEHOLD_HEADERS, RESIDENT_HEADERS, County, DemoUser
+from .orgs import load_orgs
 from .people import WORKER_PREFIX, demo_password
 
 DEMO_USER_PREFIX = "demo_"
@@ -85,6 +89,7 @@ def existing_data() -> dict[str, int]:
         "households": Household.objects.count(),
         "residents": Resident.objects.count(),
         "enterprises": Enterprise.objects.count(),
+        "party organizations": Organization.objects.count(),
         "demo users": User.objects.filter(username__startswith=DEMO_USER_PREFIX).count(),
     }
     return {k: v for k, v in counts.items() if v}
@@ -110,6 +115,7 @@ def wipe() -> None:
                     changes={"count": count},
                     reason=reason,
                 )
+            orgs_clear(reason=reason)
             registry_clear(reason=reason)
             users_delete(
                 actor=None,
@@ -164,6 +170,7 @@ def load_county(county: County) -> LoadReport:
         _timed(report, "planted problems", lambda: _load_defects(county))
         _timed(report, "enterprises", lambda: _load_enterprises(county))
         _timed(report, "users", lambda: report.users.extend(_load_users(county)))
+        _timed(report, "party organizations", lambda: _load_orgs(county))
     report.counts = {
         "units": Unit.objects.count(),
         "grids": Grid.objects.count(),
@@ -171,6 +178,8 @@ def load_county(county: County) -> LoadReport:
         "residents": Resident.objects.count(),
         "enterprises": Enterprise.objects.count(),
         "users": len(report.users),
+        "party organizations": Organization.objects.count(),
+        "party members": Member.objects.count(),
     }
     report.users_file = write_users_file(report.users, county)
     return report
@@ -252,6 +261,13 @@ def _load_enterprises(county: County) -> None:
         )
     except ValidationError as exc:
         raise DemoError(f"enterprises: {'; '.join(exc.messages[:3])}") from None
+
+
+def _load_orgs(county: County) -> None:
+    try:
+        load_orgs(county.seed)
+    except ValueError as exc:
+        raise DemoError(str(exc)) from None
 
 
 def _load_users(county: County) -> list[LoadedUser]:

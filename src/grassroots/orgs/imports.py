@@ -24,6 +24,7 @@ from grassroots.core.imports import (
     run_import,
     split_values,
 )
+from grassroots.core.tables import Table
 from grassroots.core.text import clean_text, compact
 from grassroots.core.validators import validate_name
 from grassroots.territory.models import Unit
@@ -211,9 +212,9 @@ class OrgImporter(Importer):
                 audit.changed(org, changes)
 
 
-def import_orgs(path: str | Path, *, dry_run: bool = False) -> ImportResult:
+def import_orgs(source: str | Path | Table, *, dry_run: bool = False) -> ImportResult:
     """Upsert party organizations by code (see the module's docstring)."""
-    return run_import(OrgImporter(), path, dry_run=dry_run)
+    return run_import(OrgImporter(), source, dry_run=dry_run)
 
 
 # The members' import lives beside this one; importing it registers its kind.

@@ -29,6 +29,7 @@ from grassroots.core.imports import (
     run_import,
     split_values,
 )
+from grassroots.core.tables import Table
 from grassroots.core.text import clean_text, compact
 from grassroots.core.validators import parse_id_number, validate_mobile, validate_name
 from grassroots.registry.imports_common import invalid, parse_date
@@ -261,6 +262,6 @@ class MemberImporter(Importer):
         return {"skills": [had or None, skills or None]}
 
 
-def import_members(path: str | Path, *, dry_run: bool = False) -> ImportResult:
+def import_members(source: str | Path | Table, *, dry_run: bool = False) -> ImportResult:
     """Upsert party members by ID number (see the module's docstring)."""
-    return run_import(MemberImporter(), path, dry_run=dry_run)
+    return run_import(MemberImporter(), source, dry_run=dry_run)

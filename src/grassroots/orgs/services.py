@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from grassroots.audit import services as audit
 from grassroots.territory.models import Unit
 
-from .models import Organization, OrganizationUnit
+from .models import Member, MemberPost, MemberSkill, Organization, OrganizationUnit, Transfer
 from .selectors import may_edit
 
 if TYPE_CHECKING:
@@ -104,3 +104,21 @@ def organization_update(
     with transaction.atomic():
         org = Organization.objects.select_for_update().get(pk=organization.pk)
         return _write(actor=actor, org=org, data=data, creating=False)
+
+
+def orgs_clear(*, reason: str) -> None:
+    """Delete every organization and member (the demo's wipe): one audit event per kind."""
+    with transaction.atomic():
+        for model in (Transfer, MemberSkill, MemberPost, Member, OrganizationUnit, Organization):
+            if model is Organization:
+                # Children first: a parent is protected while an organization refers to it.
+                Organization.objects.update(parent=None)
+            count, _by_model = model.objects.all().delete()
+            if count:
+                audit.record(
+                    audit.Event.Action.DELETE,
+                    object_type=audit.object_type(model),
+                    object_repr=str(model._meta.verbose_name_plural),
+                    changes={"count": count},
+                    reason=reason,
+                )

@@ -1,0 +1,144 @@
+"""The demo county's party organizations and members, loaded through `grassroots import orgs`
+and `grassroots import members` like a county's own files: a committee for every town, a branch
+for every village and community, the joint branch 汶联村党支部 over 半山村 and its neighbours
+汶潭村 and 坪寨村 (with members of its own), and about 4% of each village's adults as members —
+with a secretary in most branches (a few posts left vacant), committee members, skills for the
+talent pool, probationary members (some overdue for conversion) and a few 流动党员 whose ID
+numbers are not in the registry."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.utils import timezone
+
+from grassroots.core.tables import Table
+from grassroots.core.validators import id_number_with_check
+from grassroots.orgs.imports import import_orgs
+from grassroots.orgs.imports_members import import_members
+from grassroots.registry.models import Resident
+from grassroots.territory.models import Unit
+
+from .generator import DemoRandom
+
+ORG_HEADERS = ["组织编码", "名称", "类型", "上级组织", "所属单位"]
+MEMBER_HEADERS = ["姓名", "身份证号", "组织编码", "类别", "入党日期", "职务", "技能", "手机号"]
+SKILLS = ("种植", "电商", "法律", "医疗", "建筑", "养殖", "茶叶", "驾驶", "财会", "电工")
+JOINT_CODE, JOINT_NAME = "WL-LHZB", "汶联村党支部"
+JOINT_VILLAGES = ("半山村", "汶潭村", "坪寨村")
+# Members per adult, and the share of branches whose secretary post is vacant.
+MEMBER_SHARE = 0.04
+VACANT_SHARE = 0.06
+FLOATING_NAMES = ("林远航", "陈外出", "黄务工", "吴在外")
+
+
+def org_rows() -> list[list[str]]:
+    rows: list[list[str]] = []
+    units = list(Unit.objects.filter(level__in=["town", "village"]).order_by("code"))
+    for town in (u for u in units if u.level == "town"):
+        rows.append([f"{town.code}-DW", f"{town.name}党委", "党委", "", town.code])
+    joint: list[str] = []
+    for village in (u for u in units if u.level == "village"):
+        town_code = village.code[:9]
+        parent = f"{town_code}-DW"
+        rows.append([f"{village.code}-ZB", f"{village.name}党支部", "党支部", parent, village.code])
+        if village.name in JOINT_VILLAGES and town_code == "350426101":
+            joint.append(village.code)
+    if len(joint) >= 2:
+        rows.append([JOINT_CODE, JOINT_NAME, "联合党支部", "350426101-DW", "、".join(joint)])
+    return rows
+
+
+def member_rows(seed: int, today: datetime.date, joint: bool) -> list[list[str]]:
+    r = DemoRandom(f"{seed}:orgs")
+    adult = today.replace(year=today.year - 18)
+    by_village: dict[str, list[Resident]] = {}
+    residents = Resident.objects.filter(
+        moved_out_on__isnull=True, deceased_on__isnull=True, birth_date__lte=adult
+    ).order_by("pk")
+    numbers: set[str] = set()
+    for resident in residents.iterator(chunk_size=2000):
+        # The registry may hold an ID number twice (merged registers, planted for the coverage
+        # audit); one person is one member.
+        if resident.id_number not in numbers:
+            numbers.add(resident.id_number)
+            by_village.setdefault(resident.scope_code[:12], []).append(resident)
+    rows: list[list[str]] = []
+    joint_taken = 0
+    for v, (village, people) in enumerate(sorted(by_village.items())):
+        chosen = r.sample(
+            people, max(3, round(len(people) * MEMBER_SHARE)) if len(people) >= 3 else len(people)
+        )
+        vacant = r.random() < VACANT_SHARE
+        for i, person in enumerate(chosen):
+            org = f"{village}-ZB"
+            if (
+                joint
+                and village.startswith("350426101")
+                and joint_taken < 6
+                and i == len(chosen) - 1
+            ):
+                org, joint_taken = JOINT_CODE, joint_taken + 1
+            posts = []
+            if i == 0 and not vacant:
+                posts = ["书记"]
+            elif i in (1, 2):
+                posts = [r.choice(["组织委员", "宣传委员", "纪检委员", "委员"])]
+            if org == JOINT_CODE and joint_taken == 1:
+                posts = ["书记"]
+            # The fourth member of every branch, and a few others, are probationary: joined
+            # within two years, every other branch's over a year ago (due for conversion).
+            probationary = i == 3 or r.random() < 0.04
+            if i == 3:
+                days = r.randint(400, 700) if v % 2 == 0 else r.randint(60, 300)
+            else:
+                days = r.randint(60, 700) if probationary else r.randint(800, 9000)
+            # Formal members joined years ago, never before the age of 18.
+            eighteen = person.birth_date.replace(year=person.birth_date.year + 18)
+            joined = max(today - datetime.timedelta(days=days), eighteen)
+            skills = "、".join(sorted(set(r.sample(SKILLS, r.randint(0, 2)))))
+            rows.append(
+                [
+                    person.name,
+                    person.id_number,
+                    org,
+                    "预备党员" if probationary else "正式党员",
+                    joined.isoformat(),
+                    "、".join(posts),
+                    skills,
+                    person.phone or "",
+                ]
+            )
+    # 流动党员: members of a village branch living elsewhere (no record in the registry).
+    villages = sorted(by_village)
+    for n, name in enumerate(FLOATING_NAMES[: len(villages)]):
+        number = id_number_with_check(f"350102{1980 + n}0{n + 1}15{r.randint(100, 999)}")
+        joined = today - datetime.timedelta(days=r.randint(1500, 6000))
+        rows.append(
+            [
+                name,
+                number,
+                f"{villages[n * 7 % len(villages)]}-ZB",
+                "正式党员",
+                joined.isoformat(),
+                "",
+                "",
+                "",
+            ]
+        )
+    return rows
+
+
+def load_orgs(seed: int) -> None:
+    """Write the demo's organizations and members."""
+    orgs = org_rows()
+    result = import_orgs(Table(headers=ORG_HEADERS, rows=enumerate(orgs, start=2), source="demo"))
+    if result.problems:
+        raise ValueError(f"demo organizations: {'; '.join(map(str, result.problems[:3]))}")
+    joint = any(row[0] == JOINT_CODE for row in orgs)
+    members = member_rows(seed, timezone.localdate(), joint)
+    result = import_members(
+        Table(headers=MEMBER_HEADERS, rows=enumerate(members, start=2), source="demo")
+    )
+    if result.problems:
+        raise ValueError(f"demo members: {'; '.join(map(str, result.problems[:3]))}")
