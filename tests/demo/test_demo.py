@@ -206,6 +206,16 @@ def test_every_village_has_a_branch_and_banshan_a_joint_branch_with_its_neighbou
     # Every member of the registry is an adult of the village their branch serves.
     for member in members.filter(resident__isnull=False).select_related("resident"):
         assert member.resident.id_number == member.id_number
+    # A year of branch life, with gaps for the assessment to find: some branches miss a
+    # quarter's member meeting, most hold it.
+    from grassroots.orgs.life import life
+
+    today = timezone.localdate()
+    year_ago = today.replace(year=today.year - 1)
+    lives = [life(b, year_ago, today) for b in branches]
+    missing = [x for x in lives if x.kinds["member_meeting"].missing_periods]
+    assert 0 < len(missing) < len(lives)
+    assert all(0.7 <= x.attendance_rate <= 1 for x in lives)
     # Most branches have a secretary.
     with_secretary = [b for b in branches if selectors.secretary_vacant_since(b) is None]
     assert len(with_secretary) >= branches.count() - 2

@@ -31,7 +31,7 @@ def _perms(app: str, models_: tuple[str, ...], actions: tuple[str, ...]) -> set[
 _VIEW_ALL = (
     _perms("registry", _REGISTRY, ("view",))
     | _perms("territory", _TERRITORY, ("view",))
-    | _perms("orgs", ("organization",), ("view",))
+    | _perms("orgs", ("organization", "meeting"), ("view",))
     | {"registry.view_coverage"}
 )
 
@@ -52,6 +52,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("registry", _REGISTRY, ("add", "change", "delete"))
         | _perms("territory", _TERRITORY, ("add", "change", "delete"))
         | _perms("orgs", ("organization",), ("add", "change"))
+        | {"orgs.add_meeting"}
         | _perms("registry", ("tag",), ("view", "add", "change"))
         | _perms("accounts", ("user", "gridassignment"), ("view", "add", "change"))
         | {"registry.import_registry", "registry.reveal_resident", "audit.view_event"}
@@ -66,6 +67,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("territory", ("grid",), ("change",))
         # The town edits the organizations of its villages (orgs.selectors.may_edit).
         | _perms("orgs", ("organization",), ("add", "change"))
+        | {"orgs.add_meeting"}
         | _perms("accounts", ("user", "gridassignment"), ("view",))
         | {"registry.import_registry", "registry.reveal_resident"}
         | _CASE_LEAD
@@ -77,6 +79,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("accounts", ("user", "gridassignment"), ("view",))
         | {"registry.import_registry", "registry.reveal_resident"}
         | _CASE_LEAD
+        # The secretary records the branch life of the village's organizations.
+        | {"orgs.add_meeting"}
     ),
     Role.GRID_WORKER: frozenset(
         _VIEW_ALL

@@ -4,7 +4,9 @@ for every village and community, the joint branch 汶联村党支部 over 半山
 汶潭村 and 坪寨村 (with members of its own), and about 4% of each village's adults as members —
 with a secretary in most branches (a few posts left vacant), committee members, skills for the
 talent pool, probationary members (some overdue for conversion) and a few 流动党员 whose ID
-numbers are not in the registry."""
+numbers are not in the registry; then a year of branch life (三会一课, 主题党日) for every branch
+through orgs.services.meeting_record, with the gaps real branches have (a missed quarter, a
+skipped meeting) for the assessment to find."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from grassroots.core.tables import Table
 from grassroots.core.validators import id_number_with_check
 from grassroots.orgs.imports import import_orgs
 from grassroots.orgs.imports_members import import_members
+from grassroots.orgs.models import Organization
+from grassroots.orgs.services import meeting_record
 from grassroots.registry.models import Resident
 from grassroots.territory.models import Unit
 
@@ -142,3 +146,69 @@ def load_orgs(seed: int) -> None:
     )
     if result.problems:
         raise ValueError(f"demo members: {'; '.join(map(str, result.problems[:3]))}")
+    load_meetings(seed, timezone.localdate())
+
+
+TOPICS = {
+    "member_meeting": ("学习贯彻党的二十大精神", "讨论发展新党员", "审议村级重大事项"),
+    "committee_meeting": ("研究本月重点工作", "部署网格走访", "讨论困难群众帮扶"),
+    "group_meeting": ("学习党章党规", "交流联户情况", "讨论环境整治"),
+    "party_lecture": ("书记讲党课：基层治理", "乡村振兴专题党课", "廉洁自律专题党课"),
+    "theme_day": ("志愿服务进网格", "重温入党誓词", "环境卫生整治"),
+}
+QUARTERLY = ("member_meeting", "party_lecture")
+# Share of branches that miss a whole quarter of their branch life, and of meetings skipped.
+MISSED_QUARTER_SHARE = 0.2
+SKIPPED_SHARE = 0.05
+
+
+def load_meetings(seed: int, today: datetime.date) -> int:
+    """A year of branch life for every branch, with realistic gaps: some branches miss a whole
+    quarter, any meeting may be skipped; attendance mostly present, absences with a reason."""
+    r = DemoRandom(f"{seed}:meetings")
+    count = 0
+    branches = Organization.objects.exclude(kind="committee").order_by("code")
+    for org in branches:
+        members = list(org.members.order_by("pk").values_list("pk", flat=True))
+        missed = r.random() < MISSED_QUARTER_SHARE
+        missed_quarter = r.randint(0, 3)
+        for back in range(12, 0, -1):
+            first = _months_back(today, back)
+            quarter_index = (12 - back) // 3
+            if missed and quarter_index == missed_quarter:
+                continue
+            kinds = [k for k in TOPICS if k not in QUARTERLY or first.month % 3 == 0]
+            for kind in kinds:
+                if r.random() < SKIPPED_SHARE:
+                    continue
+                day = first.replace(day=r.randint(3, 26))
+                if day > today:
+                    continue
+                attendance = {}
+                for member in members:
+                    draw = r.random()
+                    if draw < 0.85:
+                        attendance[member] = ("present", "")
+                    elif draw < 0.95:
+                        attendance[member] = ("absent", r.choice(("外出务工", "生病", "家中有事")))
+                    else:
+                        attendance[member] = ("leave", "请假")
+                meeting_record(
+                    actor=None,
+                    organization=org,
+                    data={
+                        "kind": kind,
+                        "held_on": day,
+                        "topic": r.choice(TOPICS[kind]),
+                        "place": "村部会议室",
+                    },
+                    attendance=attendance,
+                )
+                count += 1
+    return count
+
+
+def _months_back(today: datetime.date, n: int) -> datetime.date:
+    """The first day of the month `n` months before today's."""
+    index = today.year * 12 + today.month - 1 - n
+    return datetime.date(index // 12, index % 12 + 1, 1)

@@ -265,3 +265,80 @@ class Transfer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.from_organization_id} → {self.to_organization_id}"
+
+
+class MeetingKind(models.TextChoices):
+    """三会一课 and 主题党日."""
+
+    MEMBER_MEETING = "member_meeting", _("Branch member meeting (支部党员大会)")
+    COMMITTEE_MEETING = "committee_meeting", _("Branch committee meeting (支委会)")
+    GROUP_MEETING = "group_meeting", _("Party group meeting (党小组会)")
+    PARTY_LECTURE = "party_lecture", _("Party lecture (党课)")
+    THEME_DAY = "theme_day", _("Theme party day (主题党日)")
+
+
+class LifeRequirement(models.Model):
+    """How often an organization must hold a kind of meeting: `times` per month or quarter. A
+    row, which an administrator edits, overrides the kind's default (life.DEFAULT_REQUIREMENTS:
+    the member meeting and the party lecture quarterly, the others monthly)."""
+
+    class Period(models.TextChoices):
+        MONTH = "month", _("month")
+        QUARTER = "quarter", _("quarter")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=MeetingKind.choices, unique=True)
+    period = models.CharField(_("period"), max_length=8, choices=Period.choices)
+    times = models.PositiveSmallIntegerField(_("times per period"), default=1)
+
+    class Meta:
+        verbose_name = _("branch life requirement")
+        verbose_name_plural = _("branch life requirements")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.times}/{self.get_period_display()}"
+
+
+class Meeting(models.Model):
+    """A meeting of an organization: what, when, where, the minutes; attendance per member."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="meetings"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=MeetingKind.choices)
+    held_on = models.DateField(_("date"))
+    topic = models.CharField(_("topic"), max_length=200)
+    place = models.CharField(_("place"), max_length=200, blank=True)
+    minutes = models.TextField(_("minutes"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("meeting")
+        verbose_name_plural = _("meetings")
+        indexes = [models.Index(fields=["organization", "kind", "held_on"], name="meeting_life")]
+
+    def __str__(self) -> str:
+        return f"{self.held_on} {self.get_kind_display()} {self.topic}"
+
+    @property
+    def audit_scope(self) -> str:
+        return self.organization.audit_scope
+
+
+class Attendance(models.Model):
+    class Status(models.TextChoices):
+        PRESENT = "present", _("present")
+        ABSENT = "absent", _("absent")
+        LEAVE = "leave", _("on leave")
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="attendance")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="attendance")
+    status = models.CharField(_("attendance"), max_length=8, choices=Status.choices)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["meeting", "member"], name="attendance_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.status}"

@@ -14,7 +14,16 @@ from django.utils.translation import gettext as _
 from grassroots.audit import services as audit
 from grassroots.territory.models import Unit
 
-from .models import Member, MemberPost, MemberSkill, Organization, OrganizationUnit, Transfer
+from .models import (
+    Attendance,
+    Meeting,
+    Member,
+    MemberPost,
+    MemberSkill,
+    Organization,
+    OrganizationUnit,
+    Transfer,
+)
 from .selectors import may_edit
 
 if TYPE_CHECKING:
@@ -109,7 +118,8 @@ def organization_update(
 def orgs_clear(*, reason: str) -> None:
     """Delete every organization and member (the demo's wipe): one audit event per kind."""
     with transaction.atomic():
-        for model in (Transfer, MemberSkill, MemberPost, Member, OrganizationUnit, Organization):
+        kinds = (Attendance, Meeting, Transfer, MemberSkill, MemberPost, Member, OrganizationUnit)
+        for model in (*kinds, Organization):
             if model is Organization:
                 # Children first: a parent is protected while an organization refers to it.
                 Organization.objects.update(parent=None)
@@ -122,3 +132,67 @@ def orgs_clear(*, reason: str) -> None:
                     changes={"count": count},
                     reason=reason,
                 )
+
+
+def may_record_meeting(user: User | Any, org: Organization) -> bool:
+    """Who records an organization's meetings: whoever edits it (the town above, the county),
+    and the secretary of a village or community the organization serves."""
+    codes = sorted(org.served.values_list("unit_code", flat=True))
+    if may_edit(user, codes):
+        return True
+    if not user.has_perm("orgs.add_meeting"):
+        return False
+    return any(code in codes for code in user.scope_codes())
+
+
+def meeting_record(
+    *,
+    actor: User | None,
+    organization: Organization,
+    data: Mapping[str, Any],
+    attendance: Mapping[int, tuple[str, str]] | None = None,
+) -> Meeting:
+    """A meeting (kind, held_on, topic, place, minutes) with the attendance of the
+    organization's members ({member id: (status, reason)}); an absence needs its reason."""
+    attendance = attendance or {}
+    if actor is not None and not may_record_meeting(actor, organization):
+        raise PermissionDenied(_("You may not record this organization's meetings."))
+    members = set(organization.members.values_list("pk", flat=True))
+    errors: dict[str, list[str]] = {}
+    for member_id, (status, reason) in attendance.items():
+        if member_id not in members:
+            errors.setdefault("attendance", []).append(
+                _("member %(id)s is not a member of this organization") % {"id": member_id}
+            )
+        elif status not in Attendance.Status.values:
+            errors.setdefault("attendance", []).append(
+                _("%(v)s is not an attendance") % {"v": status}
+            )
+        elif status == Attendance.Status.ABSENT and not reason.strip():
+            errors.setdefault("attendance", []).append(_("give the reason for each absence"))
+    meeting = Meeting(organization=organization)
+    for name in ("kind", "held_on", "topic", "place", "minutes"):
+        if name in data:
+            setattr(meeting, name, data[name])
+    try:
+        meeting.full_clean()
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            errors.setdefault(name, []).extend(messages)
+    if meeting.held_on and meeting.held_on > timezone.localdate():
+        errors.setdefault("held_on", []).append(_("a meeting is recorded once it is held"))
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        meeting.save()
+        Attendance.objects.bulk_create(
+            Attendance(meeting=meeting, member_id=m, status=s, reason=r.strip())
+            for m, (s, r) in attendance.items()
+        )
+        counts = {
+            s: sum(1 for st, _r in attendance.values() if st == s) for s in Attendance.Status.values
+        }
+        changes = {k: [None, v] for k, v in audit.snapshot(meeting).items() if v not in (None, "")}
+        changes["attendance"] = [None, counts]
+        audit.changed(meeting, changes, action=audit.Event.Action.CREATE)
+    return meeting

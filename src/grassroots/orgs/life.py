@@ -1,0 +1,124 @@
+"""Branch life (三会一课 and 主题党日): for an organization and a range of dates, each kind of
+meeting held against what is required, the periods that lack one, and the attendance rate.
+
+A period (a month, labelled 2026-03, or a quarter, labelled 2026Q1) counts when it ends inside
+the range. `required` is the counted periods times the kind's `times`; `held` the meetings of
+that kind in those periods; a period is missing when it holds fewer than `times`. The
+attendance rate is the present among the present and absent of the organization's meetings in
+the range (members on leave are excused); 0 when nobody was expected.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from .models import Attendance, LifeRequirement, Meeting, MeetingKind, Organization
+
+DEFAULT_REQUIREMENTS: dict[str, tuple[str, int]] = {
+    MeetingKind.MEMBER_MEETING: ("quarter", 1),
+    MeetingKind.COMMITTEE_MEETING: ("month", 1),
+    MeetingKind.GROUP_MEETING: ("month", 1),
+    MeetingKind.PARTY_LECTURE: ("quarter", 1),
+    MeetingKind.THEME_DAY: ("month", 1),
+}
+
+
+def requirements() -> dict[str, tuple[str, int]]:
+    """(period, times) per kind: the administrator's rows over the defaults."""
+    found = dict(DEFAULT_REQUIREMENTS)
+    for row in LifeRequirement.objects.all():
+        found[row.kind] = (row.period, row.times)
+    return found
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    start: datetime.date
+    end: datetime.date
+
+
+def _month_end(year: int, month: int) -> datetime.date:
+    following = datetime.date(year + month // 12, month % 12 + 1, 1)
+    return following - datetime.timedelta(days=1)
+
+
+def periods(period: str, since: datetime.date, until: datetime.date) -> list[Period]:
+    """The months (`period` "month") or quarters ending inside [since, until], in order."""
+    found: list[Period] = []
+    year, month = since.year, since.month
+    while datetime.date(year, month, 1) <= until:
+        if period == "month":
+            start, end = datetime.date(year, month, 1), _month_end(year, month)
+            label = f"{year}-{month:02d}"
+        else:
+            q = (month - 1) // 3
+            start = datetime.date(year, 3 * q + 1, 1)
+            end, label = _month_end(year, 3 * q + 3), f"{year}Q{q + 1}"
+        if since <= end <= until and (not found or found[-1].label != label):
+            found.append(Period(label, start, end))
+        month += 1
+        if month > 12:
+            year, month = year + 1, 1
+    return found
+
+
+@dataclass
+class KindLife:
+    required: int = 0
+    held: int = 0
+    missing_periods: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Life:
+    org: str
+    kinds: dict[str, KindLife]
+    attendance_rate: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "org": self.org,
+            "kinds": {
+                kind: {"required": k.required, "held": k.held, "missing_periods": k.missing_periods}
+                for kind, k in self.kinds.items()
+            },
+            "attendance_rate": self.attendance_rate,
+        }
+
+
+def life(org: Organization, since: datetime.date, until: datetime.date) -> Life:
+    """The organization's branch life over [since, until] (see the module's docstring)."""
+    rules = requirements()
+    # Meetings from the start of the earliest counted period: a quarter ending in the range
+    # may begin before it.
+    start = min(
+        (p.start for kind, (period, _t) in rules.items() for p in periods(period, since, until)),
+        default=since,
+    )
+    held = list(
+        Meeting.objects.filter(organization=org, held_on__gte=start, held_on__lte=until)
+        .order_by()
+        .values_list("kind", "held_on")
+    )
+    kinds: dict[str, KindLife] = {}
+    for kind in MeetingKind.values:
+        period, times = rules[kind]
+        result = kinds[kind] = KindLife()
+        for p in periods(period, since, until):
+            n = sum(1 for k, day in held if k == kind and p.start <= day <= p.end)
+            result.required += times
+            result.held += n
+            if n < times:
+                result.missing_periods.append(p.label)
+    counts = Counter(
+        Attendance.objects.filter(
+            meeting__organization=org, meeting__held_on__gte=since, meeting__held_on__lte=until
+        ).values_list("status", flat=True)
+    )
+    expected = counts[Attendance.Status.PRESENT] + counts[Attendance.Status.ABSENT]
+    rate = counts[Attendance.Status.PRESENT] / expected if expected else 0.0
+    return Life(org.code, kinds, round(rate, 4))
