@@ -149,6 +149,8 @@ class Member(models.Model):
     phone_hash = models.CharField(max_length=32, editable=False, blank=True, db_index=True)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices)
     joined_on = models.DateField(_("joined on"))
+    # Whether the member can be asked for shared work now (the talent pool's availability).
+    available = models.BooleanField(_("available for shared work"), default=True)
     # A probationary member's conversion to formal (转正), due a year after joining.
     converted_on = models.DateField(_("converted on"), null=True, blank=True)
     user = models.OneToOneField(
@@ -342,3 +344,35 @@ class Attendance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.status}"
+
+
+class Alliance(models.Model):
+    """联建: organizations of any kind linked for shared work (activities, talent, resources,
+    projects) without any change to their membership or to the units they serve."""
+
+    code = models.CharField(
+        _("code"), max_length=ORG_CODE_MAX_LENGTH, unique=True, validators=[validate_org_code]
+    )
+    name = models.CharField(_("name"), max_length=100, validators=[validate_name])
+    organizations = models.ManyToManyField(
+        Organization, verbose_name=_("organizations"), related_name="alliances"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("alliance (联建)")
+        verbose_name_plural = _("alliances (联建)")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    @property
+    def audit_scope(self) -> str:
+        """The deepest unit holding every unit its organizations serve."""
+        if not self.pk:
+            return ""
+        codes = OrganizationUnit.objects.filter(organization__alliances=self).values_list(
+            "unit_code", flat=True
+        )
+        return common_unit(list(codes))

@@ -17,7 +17,16 @@ from django.utils import timezone
 
 from grassroots.core.scoping import Scope
 
-from .models import Member, MemberPost, Organization, OrganizationUnit, Post, add_years
+from .models import (
+    Alliance,
+    Member,
+    MemberPost,
+    MemberSkill,
+    Organization,
+    OrganizationUnit,
+    Post,
+    add_years,
+)
 
 if TYPE_CHECKING:
     from grassroots.accounts.models import User
@@ -86,3 +95,32 @@ def secretary_vacant_since(org: Organization) -> datetime.date | None:
         return None
     last = posts.order_by("-ended_on").values_list("ended_on", flat=True).first()
     return last or timezone.localdate(org.created_at)
+
+
+def alliances_for(user: User | Any) -> QuerySet[Alliance]:
+    """The alliances one of whose organizations `user` sees."""
+    return Alliance.objects.filter(organizations__in=organizations_for(user)).distinct()
+
+
+def pool_organizations(group: Organization | Alliance) -> QuerySet[Organization]:
+    """The organizations whose members form a shared talent pool: an alliance's own; for a
+    joint branch, itself and the organizations serving any of its villages."""
+    if isinstance(group, Alliance):
+        return group.organizations.all()
+    served = OrganizationUnit.objects.filter(
+        unit_code__in=group.served.values_list("unit_code", flat=True)
+    ).values("organization_id")
+    return Organization.objects.filter(Q(pk=group.pk) | Q(pk__in=served))
+
+
+def talent(
+    group: Organization | Alliance, skill: str = "", *, available_only: bool = False
+) -> QuerySet[Member]:
+    """The members of the pool (pool_organizations) with `skill` (all when empty), available
+    ones first: a search by skill reads the skill's index, then those members."""
+    members = Member.objects.filter(organization__in=pool_organizations(group))
+    if skill:
+        members = members.filter(pk__in=MemberSkill.objects.filter(skill=skill).values("member_id"))
+    if available_only:
+        members = members.filter(available=True)
+    return members.select_related("organization").order_by("-available", "name", "pk")

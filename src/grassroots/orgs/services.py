@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -15,6 +15,7 @@ from grassroots.audit import services as audit
 from grassroots.territory.models import Unit
 
 from .models import (
+    Alliance,
     Attendance,
     Meeting,
     Member,
@@ -118,12 +119,13 @@ def organization_update(
 def orgs_clear(*, reason: str) -> None:
     """Delete every organization and member (the demo's wipe): one audit event per kind."""
     with transaction.atomic():
-        kinds = (Attendance, Meeting, Transfer, MemberSkill, MemberPost, Member, OrganizationUnit)
-        for model in (*kinds, Organization):
+        kinds: list[type[models.Model]] = [Alliance, Attendance, Meeting, Transfer, MemberSkill]
+        kinds += [MemberPost, Member, OrganizationUnit, Organization]
+        for model in kinds:
             if model is Organization:
                 # Children first: a parent is protected while an organization refers to it.
                 Organization.objects.update(parent=None)
-            count, _by_model = model.objects.all().delete()
+            count, _by_model = model._default_manager.all().delete()
             if count:
                 audit.record(
                     audit.Event.Action.DELETE,
@@ -196,3 +198,51 @@ def meeting_record(
         changes["attendance"] = [None, counts]
         audit.changed(meeting, changes, action=audit.Event.Action.CREATE)
     return meeting
+
+
+def alliance_save(
+    *,
+    actor: User | None,
+    data: Mapping[str, Any],
+    organizations: Sequence[Organization],
+    alliance: Alliance | None = None,
+) -> Alliance:
+    """Create or change an alliance (联建): code and name, and two or more organizations, each
+    of which the actor may edit (a town links its own villages' branches; the county any)."""
+    orgs = list(dict.fromkeys(organizations))
+    errors: dict[str, list[str]] = {}
+    if len(orgs) < 2:
+        errors["organizations"] = [_("an alliance links two or more organizations")]
+    if actor is not None:
+        served = OrganizationUnit.objects.filter(organization__in=orgs).values_list(
+            "unit_code", flat=True
+        )
+        if not may_edit(actor, sorted(served)):
+            raise PermissionDenied(_("You may not link these organizations."))
+    creating = alliance is None
+    row = alliance or Alliance()
+    before = {} if creating else audit.snapshot(row)
+    before_orgs = [] if creating else sorted(row.organizations.values_list("code", flat=True))
+    for name in ("code", "name"):
+        if name in data:
+            setattr(row, name, data[name])
+    try:
+        row.full_clean(exclude=["organizations"])
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        row.save()
+        row.organizations.set(orgs)
+        codes = sorted(o.code for o in orgs)
+        changes = audit.diff(before, audit.snapshot(row))
+        if codes != before_orgs:
+            changes["organizations"] = [before_orgs or None, codes]
+        if creating:
+            changes = {k: v for k, v in changes.items() if v[1] not in (None, "")}
+            audit.changed(row, changes, action=audit.Event.Action.CREATE)
+        else:
+            audit.changed(row, changes)
+    return row
