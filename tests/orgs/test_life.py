@@ -147,3 +147,18 @@ def test_the_command_prints_the_life_as_json(branch: Organization) -> None:
         call_command(
             "orgs", "life", "--org", "SD-ZB", "--since", "2026-13-01", "--until", "2026-03-31"
         )
+
+
+def test_the_overview_of_many_organizations_takes_three_queries(
+    branch: Organization, django_assert_num_queries: Any
+) -> None:
+    from grassroots.orgs.life import life_overview
+
+    other = Organization.objects.get(code="MX-DW")
+    record(branch, "party_lecture", D(2026, 2, 1))
+    record(other, "party_lecture", D(2026, 5, 1))
+    orgs = list(Organization.objects.order_by("code"))
+    with django_assert_num_queries(3):  # requirements, meetings, attendance
+        lives = life_overview(orgs, D(2026, 1, 1), D(2026, 6, 30))
+    assert lives[branch.pk].kinds["party_lecture"].missing_periods == ["2026Q2"]
+    assert lives[other.pk].kinds["party_lecture"].missing_periods == ["2026Q1"]

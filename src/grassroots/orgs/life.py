@@ -15,6 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import Count
+
 from .models import Attendance, LifeRequirement, Meeting, MeetingKind, Organization
 
 DEFAULT_REQUIREMENTS: dict[str, tuple[str, int]] = {
@@ -92,33 +94,52 @@ class Life:
 
 def life(org: Organization, since: datetime.date, until: datetime.date) -> Life:
     """The organization's branch life over [since, until] (see the module's docstring)."""
+    return life_overview([org], since, until)[org.pk]
+
+
+def life_overview(
+    orgs: list[Organization], since: datetime.date, until: datetime.date
+) -> dict[int, Life]:
+    """`life()` of many organizations at once (the organization tree of a county): one query
+    for their meetings and one for their attendance, whatever their number."""
     rules = requirements()
-    # Meetings from the start of the earliest counted period: a quarter ending in the range
-    # may begin before it.
-    start = min(
-        (p.start for kind, (period, _t) in rules.items() for p in periods(period, since, until)),
-        default=since,
-    )
-    held = list(
-        Meeting.objects.filter(organization=org, held_on__gte=start, held_on__lte=until)
+    counted = {kind: periods(rules[kind][0], since, until) for kind in MeetingKind.values}
+    start = min((p.start for ps in counted.values() for p in ps), default=since)
+    ids = [org.pk for org in orgs]
+    held: dict[tuple[int, str], list[datetime.date]] = {}
+    for org_id, kind, day in (
+        Meeting.objects.filter(organization_id__in=ids, held_on__gte=start, held_on__lte=until)
         .order_by()
-        .values_list("kind", "held_on")
-    )
-    kinds: dict[str, KindLife] = {}
-    for kind in MeetingKind.values:
-        period, times = rules[kind]
-        result = kinds[kind] = KindLife()
-        for p in periods(period, since, until):
-            n = sum(1 for k, day in held if k == kind and p.start <= day <= p.end)
-            result.required += times
-            result.held += n
-            if n < times:
-                result.missing_periods.append(p.label)
-    counts = Counter(
+        .values_list("organization_id", "kind", "held_on")
+    ):
+        held.setdefault((org_id, kind), []).append(day)
+    attendance: dict[int, Counter[str]] = {}
+    for org_id, status, n in (
         Attendance.objects.filter(
-            meeting__organization=org, meeting__held_on__gte=since, meeting__held_on__lte=until
-        ).values_list("status", flat=True)
-    )
-    expected = counts[Attendance.Status.PRESENT] + counts[Attendance.Status.ABSENT]
-    rate = counts[Attendance.Status.PRESENT] / expected if expected else 0.0
-    return Life(org.code, kinds, round(rate, 4))
+            meeting__organization_id__in=ids,
+            meeting__held_on__gte=since,
+            meeting__held_on__lte=until,
+        )
+        .order_by()
+        .values_list("meeting__organization_id", "status")
+        .annotate(n=Count("id"))
+    ):
+        attendance.setdefault(org_id, Counter())[status] = n
+    result: dict[int, Life] = {}
+    for org in orgs:
+        kinds: dict[str, KindLife] = {}
+        for kind, ps in counted.items():
+            times = rules[kind][1]
+            days = held.get((org.pk, kind), [])
+            k = kinds[kind] = KindLife()
+            for p in ps:
+                n = sum(1 for day in days if p.start <= day <= p.end)
+                k.required += times
+                k.held += n
+                if n < times:
+                    k.missing_periods.append(p.label)
+        counts = attendance.get(org.pk, Counter())
+        expected = counts[Attendance.Status.PRESENT] + counts[Attendance.Status.ABSENT]
+        rate = counts[Attendance.Status.PRESENT] / expected if expected else 0.0
+        result[org.pk] = Life(org.code, kinds, round(rate, 4))
+    return result
