@@ -145,3 +145,25 @@ def test_overdue_conversions_are_listed(world: Any, orgs: Any, tmp_path: Path) -
     assert import_members(write(tmp_path, text, "m.csv")).ok
     overdue = selectors.conversions_overdue(Member.objects.all(), today)
     assert [m.name for m in overdue] == ["迟"]
+
+
+def test_an_importer_adds_members_only_to_organizations_wholly_in_their_scope(
+    world: Any, orgs: Any, tmp_path: Path
+) -> None:
+    from grassroots.core.imports import run_import
+    from grassroots.core.scoping import Scope
+    from grassroots.orgs.imports_members import MemberImporter
+
+    number = f.id_number("19800101")
+    text = (
+        HEADER
+        + f"甲,{number},CG-DW,正式党员,2005-07-01,,,\n"
+        + (f"乙,{f.id_number('19810101')},SD-ZB,正式党员,2005-07-01,,,\n")
+    )
+    village = Scope.of("350426100001")
+    result = run_import(MemberImporter(scope=village), write(tmp_path, text, "m.csv"))
+    assert [str(p) for p in result.problems] == [
+        "row 2: 组织编码: no organization CG-DW in your scope"
+    ]
+    text = HEADER + f"乙,{f.id_number('19810101')},SD-ZB,正式党员,2005-07-01,,,\n"
+    assert run_import(MemberImporter(scope=village), write(tmp_path, text, "ok.csv")).ok

@@ -207,3 +207,23 @@ def test_the_services_check_units_and_parents(world: Any, orgs: Any) -> None:
     )
     assert selectors.unit_codes(new) == ["350426100001"]
     assert Event.objects.filter(object_id=str(new.pk), action="create").exists()
+
+
+def test_an_importer_may_not_change_an_organization_beyond_their_scope(
+    world: Any, tmp_path: Path
+) -> None:
+    from grassroots.core.imports import run_import
+    from grassroots.core.scoping import Scope
+    from grassroots.orgs.imports import OrgImporter
+
+    assert import_orgs(write(tmp_path, GOOD)).ok
+    # 水东社区's people rename the joint branch they share with 西门社区: refused.
+    text = HEADER + "SX-LH,改名联合党支部,联合党支部,,350426100001、350426100002\n"
+    importer = OrgImporter(scope=Scope.of("350426100001", "350426100002"))
+    assert run_import(importer, write(tmp_path, text, "ok.csv")).ok  # both villages: theirs
+    text = HEADER + "SX-LH,改名支部,党支部,,350426100001\n"
+    result = run_import(OrgImporter(scope=Scope.of("350426100001")), write(tmp_path, text, "x.csv"))
+    assert [str(p) for p in result.problems] == [
+        "row 2: 组织编码: organization SX-LH serves units outside your scope"
+    ]
+    assert Organization.objects.get(code="SX-LH").name == "改名联合党支部"

@@ -142,9 +142,18 @@ class OrgImporter(Importer):
             organization__in=list(self.existing.values())
         ).values_list("organization_id", "unit_code"):
             self.served.setdefault(org_id, []).append(unit_code)
+        scope = self.scope
         for code, row in self.rows.items():
             org = self.existing.get(code)
-            if org is None:
+            served = self.served.get(org.pk, []) if org is not None else []
+            outside = not scope.is_everything and any(
+                not any(unit.startswith(s) for s in scope.codes or ()) for unit in served
+            )
+            if outside:
+                # An organization serving units beyond the importer's scope is not theirs to change.
+                reason = _("organization %(code)s serves units outside your scope") % {"code": code}
+                self.problem(row["row"], "code", reason)
+            elif org is None:
                 self.result.created += 1
             elif self._state(org) == self._wanted(row):
                 self.result.unchanged += 1

@@ -35,7 +35,15 @@ from grassroots.core.validators import parse_id_number, validate_mobile, validat
 from grassroots.registry.imports_common import invalid, parse_date
 from grassroots.registry.models import Resident
 
-from .models import Member, MemberPost, MemberSkill, Organization, Post, Transfer
+from .models import (
+    Member,
+    MemberPost,
+    MemberSkill,
+    Organization,
+    OrganizationUnit,
+    Post,
+    Transfer,
+)
 from .selectors import visible_q
 
 STATUS_WORDS = {
@@ -79,7 +87,18 @@ class MemberImporter(Importer):
     )
 
     def prepare(self) -> None:
-        self.orgs = {o.code: o for o in Organization.objects.filter(visible_q(self.scope))}
+        # The organizations whose every unit lies in the importer's scope: a village's people
+        # see the town's committee above them, but do not add its members.
+        served: dict[int, list[str]] = {}
+        for org_id, code in OrganizationUnit.objects.values_list("organization_id", "unit_code"):
+            served.setdefault(org_id, []).append(code)
+        scope = self.scope
+        self.orgs = {
+            o.code: o
+            for o in Organization.objects.filter(visible_q(scope))
+            if scope.is_everything
+            or all(any(c.startswith(s) for s in scope.codes or ()) for c in served.get(o.pk, []))
+        }
         self.rows: dict[str, dict[str, Any]] = {}
 
     def cell(self, cells: list[str], key: str) -> str:
