@@ -107,3 +107,22 @@ def test_no_importer_function_is_over_80_lines() -> None:
         and node.end_lineno - node.lineno + 1 > 80
     ]
     assert long == []
+
+
+def test_the_ancestors_and_the_common_ancestor_of_codes() -> None:
+    from grassroots.core.scoping import ancestors, common_ancestor
+
+    assert ancestors("350426100001001") == [
+        "350426100001001",
+        "350426100001",
+        "350426100",
+        "350426",
+        "3504",
+        "35",
+    ]
+    assert ancestors("350426100001001", longest=12)[0] == "350426100001"
+    assert common_ancestor(["350426100001001", "350426100002001"]) == "350426100"
+    assert common_ancestor(["350426100001", "350426100001"]) == "350426100001"
+    assert common_ancestor(["350426100001001"], longest=12) == "350426100001"
+    assert common_ancestor(["350426", "360101"]) == ""
+    assert common_ancestor([]) == ""

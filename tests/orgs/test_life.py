@@ -101,6 +101,23 @@ def test_recording_a_meeting_checks_and_audits(world: Any, branch: Organization)
             actor=None, organization=branch, data=data, attendance={member.pk: ("absent", "")}
         )
     assert "attendance" in refused.value.message_dict
+    stranger = Member.objects.create(
+        organization=other,
+        name="外人",
+        id_number=f.id_number("19700101"),
+        status="formal",
+        joined_on=D(2000, 1, 1),
+    )
+    for attendance, message in [
+        ({stranger.pk: ("present", "")}, f"member {stranger.pk} is not a member"),
+        ({member.pk: ("late", "")}, "late is not an attendance"),
+    ]:
+        with pytest.raises(ValidationError) as wrong:
+            meeting_record(actor=None, organization=branch, data=data, attendance=attendance)
+        assert wrong.value.message_dict["attendance"][0].startswith(message)
+    with pytest.raises(ValidationError) as future:
+        meeting_record(actor=None, organization=branch, data={**data, "held_on": D(2999, 1, 1)})
+    assert future.value.message_dict["held_on"] == ["a meeting is recorded once it is held"]
     with pytest.raises(PermissionDenied):
         meeting_record(actor=world.users["outsider"], organization=branch, data=data)
     with pytest.raises(PermissionDenied):
@@ -142,6 +159,10 @@ def test_the_command_prints_the_life_as_json(branch: Organization) -> None:
     with pytest.raises(CommandError, match="no organization NOPE"):
         call_command(
             "orgs", "life", "--org", "NOPE", "--since", "2026-01-01", "--until", "2026-03-31"
+        )
+    with pytest.raises(CommandError, match="--since comes after --until"):
+        call_command(
+            "orgs", "life", "--org", "SD-ZB", "--since", "2026-04-01", "--until", "2026-03-31"
         )
     with pytest.raises(CommandError, match="not a date"):
         call_command(

@@ -99,6 +99,9 @@ def test_importing_again_changes_nothing_and_a_move_is_a_transfer(
         ("张三,{id},SD-ZB,正式党员,1970-01-01", "row 2: 入党日期: before the date of birth"),
         ("张三,{id},SD-ZB,正式党员,2005-07-01,主任", "row 2: 职务: 主任 is not a post"),
         ("张三,{id},SD-ZB,正式党员,2005-07-01,,,12345", "row 2: 手机号:"),
+        ("张三,{id},SD-ZB,正式党员,", "row 2: 入党日期: give the date of joining"),
+        ("张三,{id},SD-ZB,正式党员,2005-07-01,,<b>电商</b>", "row 2: 技能:"),
+        ("张三,{id},SD-ZB,正式党员,2005-07-01,," + "种" * 31, "row 2: 技能: skill"),
     ],
 )
 def test_a_bad_row_is_named_and_nothing_is_written(
@@ -167,3 +170,15 @@ def test_an_importer_adds_members_only_to_organizations_wholly_in_their_scope(
     ]
     text = HEADER + f"乙,{f.id_number('19810101')},SD-ZB,正式党员,2005-07-01,,,\n"
     assert run_import(MemberImporter(scope=village), write(tmp_path, text, "ok.csv")).ok
+
+
+def test_one_person_twice_in_a_file_is_refused(world: Any, orgs: Any, tmp_path: Path) -> None:
+    number = f.id_number("19800101")
+    text = (
+        HEADER
+        + f"甲,{number},SD-ZB,正式党员,2005-07-01,,,\n"
+        + f"甲,{number},XM-ZB,正式党员,2005-07-01,,,\n"
+    )
+    result = import_members(write(tmp_path, text, "twice.csv"))
+    assert [str(p) for p in result.problems] == ["row 3: 身份证号: the same ID number as row 2"]
+    assert not Member.objects.exists()

@@ -93,6 +93,9 @@ def test_a_dry_run_writes_nothing(world: Any, tmp_path: Path) -> None:
             "row 2: 所属单位: an organization other than a joint branch serves exactly one",
         ),
         ("X1,某支部,党支部,X1,350426100001", "row 2: 上级组织: an organization cannot sit"),
+        ("A" * 33 + ",某支部,党支部,,350426100001", "row 2: 组织编码: at most 32 characters"),
+        ("X1," + "支" * 101 + ",党支部,,350426100001", "row 2: 名称: name is longer than 100"),
+        ("X1,,党支部,,350426100001", "row 2: 名称: name is empty"),
     ],
 )
 def test_a_bad_row_is_named_and_nothing_is_written(
@@ -195,6 +198,13 @@ def test_the_services_check_units_and_parents(world: Any, orgs: Any) -> None:
             data={"code": "J2", "name": "联合支部", "kind": "joint_branch", "units": [village]},
         )
     assert "units" in refused.value.message_dict
+    with pytest.raises(ValidationError) as without_units:
+        services.organization_create(
+            actor=admin, data={"code": "J3", "name": "无单位支部", "kind": "branch"}
+        )
+    assert without_units.value.message_dict["units"] == [
+        "an organization other than a joint branch serves exactly one unit"
+    ]
     committee = orgs["CG-DW"]
     with pytest.raises(ValidationError) as loop:
         services.organization_update(

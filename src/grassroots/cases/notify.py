@@ -50,7 +50,7 @@ from grassroots.accounts.roles import ROLE_TIERS, Role
 from grassroots.audit import services as audit
 from grassroots.audit.models import Event
 from grassroots.core.bulk import insert_raw
-from grassroots.core.scoping import Scope
+from grassroots.core.scoping import Scope, ancestors, common_ancestor
 from grassroots.territory.models import Grid, Unit
 
 from . import notify_backends
@@ -67,7 +67,6 @@ Status = Notification.Status
 
 # Code length of the territory node that serves each tier.
 TIER_LEVEL = {Tier.GRID: 15, Tier.VILLAGE: 12, Tier.TOWN: 9, Tier.COUNTY: 6}
-_LENGTHS = (15, 12, 9, 6, 4, 2)
 # Tracking codes listed in one message; more are summed up as "and N more".
 DIGEST_LINES = 50
 # How long a claimed row stays out of other workers' reach while it is being sent.
@@ -108,25 +107,9 @@ def roles_at(tier: str) -> list[str]:
     return sorted(role for role, tiers in ROLE_TIERS.items() if tier in tiers)
 
 
-def _prefixes(code: str, longest: int = 15) -> list[str]:
-    """The territory nodes holding `code`, nearest first, none deeper than `longest`."""
-    return [code[:n] for n in _LENGTHS if n <= min(len(code), longest)]
-
-
 def _node(code: str, tier: str) -> str:
     """The node that serves `tier` over a case placed at `code`."""
     return code[: min(len(code), TIER_LEVEL[Tier(tier)])]
-
-
-def _common_scope(codes: Iterable[str]) -> str:
-    """The deepest territory node holding every code."""
-    codes = list(codes)
-    first = min(codes)
-    last = max(codes)
-    n = 0
-    while n < min(len(first), len(last)) and first[n] == last[n]:
-        n += 1
-    return next((first[:m] for m in _LENGTHS if m <= n), "")
 
 
 def _candidates(codes: set[str], tier: str) -> dict[str, list[User]]:
@@ -134,7 +117,7 @@ def _candidates(codes: set[str], tier: str) -> dict[str, list[User]]:
 
     Two queries whatever the number of cases: the users, and the grids of the grid workers.
     """
-    prefixes = {p for code in codes for p in _prefixes(code)}
+    prefixes = {p for code in codes for p in ancestors(code)}
     grid_codes = [p for p in prefixes if len(p) == 15]
     assigned = GridAssignment.objects.filter(grid__code__in=grid_codes).values("user_id")
     users = list(
@@ -164,17 +147,17 @@ def _told_about(
 ) -> list[User]:
     """The users told about `case` at `tier` (see the module's docstring)."""
     if tier != Tier.COUNTY:
-        for prefix in _prefixes(case.scope_code, TIER_LEVEL[Tier(tier)]):
+        for prefix in ancestors(case.scope_code, TIER_LEVEL[Tier(tier)]):
             if by_code.get(prefix):
                 return by_code[prefix]
         return []
     handlers = [
         user
-        for prefix in _prefixes(case.scope_code)
+        for prefix in ancestors(case.scope_code)
         for user in by_code.get(prefix, ())
         if user.role == Role.DEPARTMENT_HANDLER and department and user.department == department
     ]
-    for prefix in _prefixes(case.scope_code, TIER_LEVEL[Tier.COUNTY]):
+    for prefix in ancestors(case.scope_code, TIER_LEVEL[Tier.COUNTY]):
         others = [u for u in by_code.get(prefix, ()) if u.role != Role.DEPARTMENT_HANDLER]
         if others:
             return handlers + others
@@ -340,7 +323,7 @@ def _rows_for_user(
     common = {
         "recipient": user,
         "case": cases[0] if len(cases) == 1 else None,
-        "scope_code": _common_scope(case.scope_code for case in cases),
+        "scope_code": common_ancestor(case.scope_code for case in cases),
         "subject": subject,
         "body": text,
     }

@@ -16,6 +16,7 @@ breaks under ICU collations, which ignore punctuation.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,6 +35,30 @@ def code_upper_bound(code: str) -> str | None:
     if not stripped or not code.isdigit():
         return None
     return stripped[:-1] + chr(ord(stripped[-1]) + 1)
+
+
+# The lengths of territory codes, nearest the root first: province, city, county, town,
+# village or community, grid.
+CODE_LENGTHS = (2, 4, 6, 9, 12, 15)
+
+
+def ancestors(code: str, longest: int = 15) -> list[str]:
+    """The territory nodes holding `code` (itself included), nearest first, none deeper than
+    `longest`: 350426100001 -> 350426100001, 350426100, 350426, 3504, 35."""
+    return [code[:n] for n in reversed(CODE_LENGTHS) if n <= min(len(code), longest)]
+
+
+def common_ancestor(codes: Iterable[str], longest: int = 15) -> str:
+    """The deepest territory node (none deeper than `longest`) holding every one of `codes`;
+    "" when there is none or no code."""
+    codes = list(codes)
+    if not codes:
+        return ""
+    first, last = min(codes), max(codes)
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    return next((first[:m] for m in reversed(CODE_LENGTHS) if m <= min(n, longest)), "")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,6 +26,7 @@ from grassroots.core.imports import (
 from grassroots.core.tables import Table
 from grassroots.core.text import clean_text, compact
 from grassroots.core.validators import validate_name
+from grassroots.registry.imports_common import invalid
 from grassroots.territory.models import Unit
 
 from .models import ORG_CODE_MAX_LENGTH, Organization, OrganizationUnit, validate_org_code
@@ -41,14 +41,6 @@ KIND_WORDS = {
     "联合党支部": Organization.Kind.JOINT_BRANCH,
     "临时党支部": Organization.Kind.TEMPORARY_BRANCH,
 }
-
-
-def _refusal(validator: Any, value: str) -> str | None:
-    try:
-        validator(value)
-    except ValidationError as exc:
-        return str(exc.messages[0])
-    return None
 
 
 @register
@@ -77,7 +69,7 @@ class OrgImporter(Importer):
         word = compact(cells[self.index["kind"]])
         parent = compact(cells[self.index["parent_code"]]) if "parent_code" in self.index else ""
         codes = [compact(c) for c in split_values(cells[self.index["units"]]) if compact(c)]
-        if len(code) > ORG_CODE_MAX_LENGTH or (why := _refusal(validate_org_code, code)):
+        if len(code) > ORG_CODE_MAX_LENGTH or (why := invalid(validate_org_code, code)):
             reason = why if len(code) <= ORG_CODE_MAX_LENGTH else None
             return self.problem(number, "code", reason or _("at most 32 characters"))
         if code in self.rows:
@@ -85,7 +77,7 @@ class OrgImporter(Importer):
             return self.problem(number, "code", reason)
         if not name:
             self.problem(number, "name", _("name is empty"))
-        elif len(name) > 100 or (why := _refusal(validate_name, name)):
+        elif len(name) > 100 or (why := invalid(validate_name, name)):
             self.problem(number, "name", why or _("name is longer than 100 characters"))
         kind = KIND_WORDS.get(word.lower() if word.isascii() else word)
         if kind is None:

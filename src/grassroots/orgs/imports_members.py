@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -113,9 +114,8 @@ class MemberImporter(Importer):
             self.problem(number, "name", why)
         try:
             parsed = parse_id_number(self.cell(cells, "id_number"))
-        except Exception as exc:  # noqa: BLE001 - the validator's ValidationError
-            messages = getattr(exc, "messages", [str(exc)])
-            return self.problem(number, "id_number", str(messages[0]))
+        except ValidationError as exc:
+            return self.problem(number, "id_number", str(exc.messages[0]))
         row["id_number"] = parsed.number
         digest = crypto.digest(parsed.number)
         if digest in self.rows:
@@ -147,8 +147,8 @@ class MemberImporter(Importer):
         if phone:
             try:
                 row["phone"] = validate_mobile(phone)
-            except Exception as exc:  # noqa: BLE001 - the validator's ValidationError
-                self.problem(number, "phone", str(getattr(exc, "messages", [exc])[0]))
+            except ValidationError as exc:
+                self.problem(number, "phone", str(exc.messages[0]))
         self.rows[digest] = row
 
     def _posts(self, number: int, cells: list[str]) -> list[str]:
@@ -170,6 +170,9 @@ class MemberImporter(Importer):
             if len(skill) > SKILL_MAX_LENGTH:
                 reason = _("skill %(v)s is longer than %(n)d characters")
                 self.problem(number, "skills", reason % {"v": skill[:20], "n": SKILL_MAX_LENGTH})
+            elif why := invalid(validate_name, skill):
+                # A skill is shown and searched like a name: no markup, no control characters.
+                self.problem(number, "skills", why)
         return skills
 
     def match(self) -> None:

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from grassroots.core import crypto
 from grassroots.core.crypto import EncryptedCharField
+from grassroots.core.scoping import common_ancestor
 from grassroots.core.text import clean_text
 from grassroots.core.validators import (
     mask_id_number,
@@ -89,14 +90,8 @@ class Organization(models.Model):
 
 
 def common_unit(codes: list[str]) -> str:
-    """The longest unit code (2, 4, 6, 9 or 12 digits) that every one of `codes` starts with."""
-    if not codes:
-        return ""
-    first, last = min(codes), max(codes)
-    n = 0
-    while n < min(len(first), len(last)) and first[n] == last[n]:
-        n += 1
-    return next((first[:m] for m in (12, 9, 6, 4, 2) if m <= n), "")
+    """The deepest unit (not a grid) holding every one of `codes`."""
+    return common_ancestor(codes, longest=12)
 
 
 class OrganizationUnit(models.Model):

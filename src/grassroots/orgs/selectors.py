@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from grassroots.core.scoping import Scope
+from grassroots.core.scoping import Scope, ancestors
 
 from .models import (
     Alliance,
@@ -31,15 +31,13 @@ from .models import (
 if TYPE_CHECKING:
     from grassroots.accounts.models import User
 
-# The lengths of unit codes (province … village); a grid's 15 digits hold its village's 12.
-UNIT_CODE_LENGTHS = (2, 4, 6, 9, 12)
 # The deepest scope that edits an organization: a town (or the county above it).
 EDITOR_CODE_LENGTH = 9
 
 
 def units_holding(codes: tuple[str, ...]) -> set[str]:
     """The unit codes that hold (or are) one of `codes`."""
-    return {code[:n] for code in codes for n in UNIT_CODE_LENGTHS if n <= len(code)}
+    return {node for code in codes for node in ancestors(code, longest=12)}
 
 
 def visible_q(scope: Scope) -> Q:

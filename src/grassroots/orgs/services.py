@@ -71,9 +71,12 @@ def _check(org: Organization, units: Sequence[Unit]) -> None:
 def _write(
     *, actor: User | None, org: Organization, data: Mapping[str, Any], creating: bool
 ) -> Organization:
-    units = list(data["units"]) if "units" in data else list(org.units.all())
+    kept = [] if creating else list(org.units.all())
+    units = list(data["units"]) if "units" in data else kept
     codes = sorted(unit.code for unit in units)
     before_codes = [] if creating else sorted(org.served.values_list("unit_code", flat=True))
+    if not units:  # no unit to judge the actor by: said as what it is
+        raise ValidationError({"units": [units_problem(data.get("kind", org.kind), 0) or ""]})
     # The actor edits the organization as it was and as it becomes.
     if not may_edit(actor, codes) or (before_codes and not may_edit(actor, before_codes)):
         raise PermissionDenied(_("You may not change this organization."))
