@@ -16,12 +16,13 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from grassroots.core import crypto
 from grassroots.core.crypto import EncryptedCharField
-from grassroots.core.scoping import common_ancestor
+from grassroots.core.scoping import Scope, ancestors, common_ancestor
 from grassroots.core.text import clean_text
 from grassroots.core.validators import (
     mask_id_number,
@@ -39,6 +40,46 @@ validate_org_code = RegexValidator(
     ORG_CODE_PATTERN,
     _("Use letters, digits and hyphens inside, at most 32 characters."),
 )
+
+
+def units_holding(codes: tuple[str, ...] | list[str]) -> set[str]:
+    """The unit codes that hold (or are) one of `codes`."""
+    return {node for code in codes for node in ancestors(code, longest=12)}
+
+
+def visible_q(scope: Scope) -> Q:
+    """Organizations seen from `scope`: the scope holds one of the units they serve, or lies
+    inside one of them (see selectors.py)."""
+    if scope.is_everything:
+        return Q()
+    codes = scope.codes or ()
+    if not codes:
+        return Q(pk__in=[])
+    served = OrganizationUnit.objects.filter(organization=OuterRef("pk"))
+    below = served.filter(scope.q("unit_code"))
+    above = served.filter(unit_code__in=sorted(units_holding(codes)))
+    return Q(Exists(below)) | Q(Exists(above))
+
+
+class OrganizationQuerySet(models.QuerySet["Organization"]):
+    def in_scope(self, scope: Scope) -> OrganizationQuerySet:
+        return self.filter(visible_q(scope))
+
+    def visible_to(self, user: Any) -> OrganizationQuerySet:
+        return self.in_scope(Scope.for_user(user))
+
+
+class ThroughOrganizationQuerySet(models.QuerySet[Any]):
+    """Rows seen through the organization they belong to (`org_field`)."""
+
+    org_field = "organization"
+
+    def visible_to(self, user: Any) -> Any:
+        scope = Scope.for_user(user)
+        if scope.is_everything:
+            return self.all()
+        visible = Organization.objects.in_scope(scope).values("pk")
+        return self.filter(**{f"{self.org_field}__in": visible})
 
 
 class Organization(models.Model):
@@ -70,6 +111,8 @@ class Organization(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = OrganizationQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("party organization")
@@ -158,6 +201,8 @@ class Member(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = ThroughOrganizationQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("party member")
@@ -308,6 +353,8 @@ class Meeting(models.Model):
     minutes = models.TextField(_("minutes"), blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
+    objects = ThroughOrganizationQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("meeting")
         verbose_name_plural = _("meetings")
@@ -341,6 +388,22 @@ class Attendance(models.Model):
         return f"{self.member_id}: {self.status}"
 
 
+class AllianceQuerySet(models.QuerySet["Alliance"]):
+    """An alliance is seen by whoever sees one of its organizations."""
+
+    def in_scope(self, scope: Scope) -> AllianceQuerySet:
+        if scope.is_everything:
+            return self.all()
+        links = Alliance.organizations.through.objects.filter(
+            alliance=OuterRef("pk"),
+            organization__in=Organization.objects.in_scope(scope).values("pk"),
+        )
+        return self.filter(Exists(links))
+
+    def visible_to(self, user: Any) -> AllianceQuerySet:
+        return self.in_scope(Scope.for_user(user))
+
+
 class Alliance(models.Model):
     """联建: organizations of any kind linked for shared work (activities, talent, resources,
     projects) without any change to their membership or to the units they serve."""
@@ -353,6 +416,8 @@ class Alliance(models.Model):
         Organization, verbose_name=_("organizations"), related_name="alliances"
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = AllianceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("alliance (联建)")
@@ -371,3 +436,272 @@ class Alliance(models.Model):
             "unit_code", flat=True
         )
         return common_unit(list(codes))
+
+
+# --- Shared work of a joint branch or an alliance: activities, resources, projects -------------
+
+
+class SharedQuerySet(models.QuerySet[Any]):
+    """Rows of shared work, seen by whoever sees their organization or their alliance."""
+
+    def in_scope(self, scope: Scope) -> Any:
+        if scope.is_everything:
+            return self.all()
+        orgs = Organization.objects.in_scope(scope).values("pk")
+        alliances = Alliance.objects.in_scope(scope).values("pk")
+        return self.filter(Q(organization__in=orgs) | Q(alliance__in=alliances))
+
+    def visible_to(self, user: Any) -> Any:
+        return self.in_scope(Scope.for_user(user))
+
+
+class SharedWork(models.Model):
+    """What a joint branch (its `organization`) or an alliance shares: the organization leads
+    or owns it; with an alliance, the alliance's organizations share it."""
+
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("organization"), on_delete=models.PROTECT, related_name="+"
+    )
+    alliance = models.ForeignKey(
+        Alliance,
+        verbose_name=_("alliance (联建)"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = SharedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def audit_scope(self) -> str:
+        if self.alliance_id:
+            return self.alliance.audit_scope  # type: ignore[union-attr]
+        return self.organization.audit_scope
+
+
+class Activity(SharedWork):
+    """A joint activity (联建活动) on the calendar: theme, date, place, the organizations
+    taking part, the members who came (and others), photos and minutes."""
+
+    theme = models.CharField(_("theme"), max_length=200)
+    held_on = models.DateField(_("date"))
+    place = models.CharField(_("place"), max_length=200, blank=True)
+    organizations = models.ManyToManyField(
+        Organization, verbose_name=_("organizations taking part"), related_name="activities"
+    )
+    attendees = models.ManyToManyField(
+        Member, verbose_name=_("members present"), related_name="activities", blank=True
+    )
+    guests = models.PositiveIntegerField(_("others present"), default=0)
+    minutes = models.TextField(_("minutes"), blank=True)
+
+    class Meta:
+        verbose_name = _("joint activity")
+        verbose_name_plural = _("joint activities")
+        ordering = ["-held_on", "-pk"]
+        indexes = [models.Index(fields=["organization", "held_on"], name="activity_calendar")]
+
+    def __str__(self) -> str:
+        return f"{self.held_on} {self.theme}"
+
+
+def photo_path(instance: Photo, filename: str) -> str:
+    what = (
+        f"meeting-{instance.meeting_id}"
+        if instance.meeting_id
+        else (f"activity-{instance.activity_id}")
+    )
+    return f"orgs/{timezone.localdate():%Y/%m}/{what}/{filename}"
+
+
+class Photo(models.Model):
+    """A photo of a meeting or of a joint activity (its type sniffed from the bytes)."""
+
+    meeting = models.ForeignKey(
+        Meeting, null=True, blank=True, on_delete=models.CASCADE, related_name="photos"
+    )
+    activity = models.ForeignKey(
+        Activity, null=True, blank=True, on_delete=models.CASCADE, related_name="photos"
+    )
+    file = models.FileField(_("photo"), upload_to=photo_path, max_length=200)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("photo")
+        verbose_name_plural = _("photos")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(meeting__isnull=False, activity__isnull=True)
+                | Q(meeting__isnull=True, activity__isnull=False),
+                name="orgs_photo_of_one",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.file.name
+
+
+class LifeReminder(models.Model):
+    """A reminder sent to an organization's secretary that a kind of meeting is still missing
+    in a period about to end: one per organization, kind and period."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="life_reminders"
+    )
+    kind = models.CharField(max_length=20, choices=MeetingKind.choices)
+    period = models.CharField(max_length=8)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "kind", "period"], name="lifereminder_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.kind} {self.period}"
+
+
+class Resource(SharedWork):
+    """A shared resource (venue, machinery, fund) owned by `organization`."""
+
+    class Kind(models.TextChoices):
+        VENUE = "venue", _("Venue")
+        MACHINERY = "machinery", _("Machinery")
+        FUND = "fund", _("Fund")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=100, validators=[validate_name])
+    description = models.CharField(_("description"), max_length=500, blank=True)
+    amount_yuan = models.DecimalField(
+        _("amount (yuan)"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("shared resource")
+        verbose_name_plural = _("shared resources")
+        ordering = ["kind", "name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Booking(models.Model):
+    """A resource booked by an organization from `starts_at` to `ends_at`; two bookings of one
+    resource never overlap (services lock the resource while they check)."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="bookings")
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("booked by"), on_delete=models.PROTECT, related_name="+"
+    )
+    starts_at = models.DateTimeField(_("from"))
+    ends_at = models.DateTimeField(_("until"))
+    purpose = models.CharField(_("purpose"), max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("booking")
+        verbose_name_plural = _("bookings")
+        ordering = ["starts_at", "pk"]
+        indexes = [models.Index(fields=["resource", "starts_at"], name="booking_when")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="booking_ends_after_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_id} {self.starts_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def audit_scope(self) -> str:
+        return self.resource.audit_scope
+
+
+class Project(SharedWork):
+    """A joint industry project (tea, aquaculture, edible fungi, fruit, rural tourism …):
+    investment, milestones with due dates, households taking part, income by year."""
+
+    class Industry(models.TextChoices):
+        TEA = "tea", _("Tea")
+        AQUACULTURE = "aquaculture", _("Aquaculture")
+        FUNGI = "fungi", _("Edible fungi")
+        FRUIT = "fruit", _("Fruit")
+        TOURISM = "tourism", _("Rural tourism")
+        OTHER = "other", _("Other")
+
+    name = models.CharField(_("name"), max_length=100, validators=[validate_name])
+    industry = models.CharField(_("industry"), max_length=12, choices=Industry.choices)
+    investment_yuan = models.DecimalField(
+        _("investment (yuan)"), max_digits=14, decimal_places=2, default=0
+    )
+    started_on = models.DateField(_("started on"))
+    description = models.TextField(_("description"), blank=True)
+    organizations = models.ManyToManyField(
+        Organization, verbose_name=_("organizations taking part"), related_name="projects"
+    )
+    households = models.ManyToManyField(
+        "registry.Household",
+        verbose_name=_("households taking part"),
+        related_name="projects",
+        blank=True,
+    )
+
+    class Meta:
+        verbose_name = _("joint project")
+        verbose_name_plural = _("joint projects")
+        ordering = ["-started_on", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Milestone(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="milestones")
+    title = models.CharField(_("milestone"), max_length=200)
+    due_on = models.DateField(_("due on"))
+    done_on = models.DateField(_("done on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("milestone")
+        verbose_name_plural = _("milestones")
+        ordering = ["due_on", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ProjectIncome(models.Model):
+    """A project's income in one year: the collective's and the households' taking part."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="incomes")
+    year = models.PositiveSmallIntegerField(_("year"))
+    collective_yuan = models.DecimalField(
+        _("collective income (yuan)"), max_digits=14, decimal_places=2, default=0
+    )
+    households_yuan = models.DecimalField(
+        _("households' income (yuan)"), max_digits=14, decimal_places=2, default=0
+    )
+
+    class Meta:
+        verbose_name = _("income")
+        verbose_name_plural = _("incomes")
+        ordering = ["year"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "year"], name="projectincome_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.year}"

@@ -12,10 +12,8 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
-
-from grassroots.core.scoping import Scope, ancestors
 
 from .models import (
     Alliance,
@@ -26,7 +24,11 @@ from .models import (
     OrganizationUnit,
     Post,
     add_years,
+    units_holding,
+    visible_q,
 )
+
+__all__ = ["units_holding", "visible_q"]
 
 if TYPE_CHECKING:
     from grassroots.accounts.models import User
@@ -35,26 +37,8 @@ if TYPE_CHECKING:
 EDITOR_CODE_LENGTH = 9
 
 
-def units_holding(codes: tuple[str, ...]) -> set[str]:
-    """The unit codes that hold (or are) one of `codes`."""
-    return {node for code in codes for node in ancestors(code, longest=12)}
-
-
-def visible_q(scope: Scope) -> Q:
-    """Organizations seen from `scope` (see the module's docstring)."""
-    if scope.is_everything:
-        return Q()
-    codes = scope.codes or ()
-    if not codes:
-        return Q(pk__in=[])
-    served = OrganizationUnit.objects.filter(organization=OuterRef("pk"))
-    below = served.filter(scope.q("unit_code"))
-    above = served.filter(unit_code__in=sorted(units_holding(codes)))
-    return Q(Exists(below)) | Q(Exists(above))
-
-
 def organizations_for(user: User | Any) -> QuerySet[Organization]:
-    return Organization.objects.filter(visible_q(Scope.for_user(user)))
+    return Organization.objects.visible_to(user)
 
 
 def unit_codes(organization: Organization) -> list[str]:
