@@ -28,12 +28,36 @@ def _perms(app: str, models_: tuple[str, ...], actions: tuple[str, ...]) -> set[
     return {f"{app}.{action}_{model}" for model in models_ for action in actions}
 
 
+_ORGS = (
+    "organization",
+    "member",
+    "meeting",
+    "alliance",
+    "activity",
+    "resource",
+    "booking",
+    "project",
+)
 _VIEW_ALL = (
     _perms("registry", _REGISTRY, ("view",))
     | _perms("territory", _TERRITORY, ("view",))
-    | _perms("orgs", ("organization", "meeting"), ("view",))
+    | _perms("orgs", _ORGS, ("view",))
     | {"registry.view_coverage"}
 )
+# Who leads a territory's party work (the county, the town) writes its organizations' records;
+# the services also check that the organization is theirs (orgs.selectors.may_edit).
+_ORGS_LEAD = (
+    _perms("orgs", ("organization", "member", "alliance", "resource", "project"), ("add", "change"))
+    | _perms("orgs", ("meeting", "activity", "booking"), ("add",))
+    | {"orgs.reveal_member"}
+)
+# A village's secretary records the branch life and shared work of the village's organizations.
+_ORGS_SECRETARY = {
+    "orgs.add_meeting",
+    "orgs.add_activity",
+    "orgs.add_booking",
+    "orgs.reveal_member",
+}
 
 # Cases: everyone who serves an area sees its cases; what each may do is below, and at which
 # tier in ROLE_TIERS.
@@ -51,8 +75,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         _VIEW_ALL
         | _perms("registry", _REGISTRY, ("add", "change", "delete"))
         | _perms("territory", _TERRITORY, ("add", "change", "delete"))
-        | _perms("orgs", ("organization",), ("add", "change"))
-        | {"orgs.add_meeting"}
+        | _ORGS_LEAD
         | _perms("registry", ("tag",), ("view", "add", "change"))
         | _perms("accounts", ("user", "gridassignment"), ("view", "add", "change"))
         | {"registry.import_registry", "registry.reveal_resident", "audit.view_event"}
@@ -66,8 +89,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("registry", _REGISTRY, ("add", "change"))
         | _perms("territory", ("grid",), ("change",))
         # The town edits the organizations of its villages (orgs.selectors.may_edit).
-        | _perms("orgs", ("organization",), ("add", "change"))
-        | {"orgs.add_meeting"}
+        | _ORGS_LEAD
         | _perms("accounts", ("user", "gridassignment"), ("view",))
         | {"registry.import_registry", "registry.reveal_resident"}
         | _CASE_LEAD
@@ -80,7 +102,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | {"registry.import_registry", "registry.reveal_resident"}
         | _CASE_LEAD
         # The secretary records the branch life of the village's organizations.
-        | {"orgs.add_meeting"}
+        | _ORGS_SECRETARY
     ),
     Role.GRID_WORKER: frozenset(
         _VIEW_ALL

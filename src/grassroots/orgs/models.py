@@ -207,6 +207,7 @@ class Member(models.Model):
     class Meta:
         verbose_name = _("party member")
         verbose_name_plural = _("party members")
+        permissions = [("reveal_member", "Can reveal a member's full ID or mobile number")]
         ordering = ["organization", "name", "pk"]
 
     def __str__(self) -> str:
