@@ -596,6 +596,13 @@ class Resource(SharedWork):
         return self.name
 
 
+class BookingQuerySet(models.QuerySet["Booking"]):
+    """Bookings are seen by whoever sees their resource."""
+
+    def visible_to(self, user: Any) -> BookingQuerySet:
+        return self.filter(resource__in=Resource.objects.visible_to(user).values("pk"))
+
+
 class Booking(models.Model):
     """A resource booked by an organization from `starts_at` to `ends_at`; two bookings of one
     resource never overlap (services lock the resource while they check)."""
@@ -611,6 +618,8 @@ class Booking(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = BookingQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("booking")
