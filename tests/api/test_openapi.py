@@ -44,6 +44,23 @@ OPERATIONS = {
     ("/api/v1/cases/{tracking_code}/assistance/plan", "planAssistance"),
     ("/api/v1/cases/{tracking_code}/assistance/given", "recordAssistanceGiven"),
     ("/api/v1/imports/hotline", "importHotline"),
+    # Party organizations (orgs/api.py).
+    ("/api/v1/orgs/organizations", "listOrganizations"),
+    ("/api/v1/orgs/organizations/{code}", "getOrganization"),
+    ("/api/v1/orgs/organizations/{code}/life", "getOrganizationLife"),
+    ("/api/v1/orgs/organizations/{code}/meetings", "recordMeeting"),
+    ("/api/v1/orgs/members", "listMembers"),
+    ("/api/v1/orgs/members/{member_id}", "getMember"),
+    ("/api/v1/orgs/members/{member_id}/reveal", "revealMember"),
+    ("/api/v1/orgs/meetings", "listMeetings"),
+    ("/api/v1/orgs/meetings/{meeting_id}", "getMeeting"),
+    ("/api/v1/orgs/meetings/{meeting_id}/photos", "addMeetingPhotos"),
+    ("/api/v1/orgs/photos/{photo_id}", "getOrgPhoto"),
+    ("/api/v1/orgs/activities", "listActivities"),
+    ("/api/v1/orgs/activities", "recordActivity"),
+    ("/api/v1/orgs/activities/{activity_id}", "getActivity"),
+    ("/api/v1/orgs/talent", "searchTalent"),
+    ("/api/v1/orgs/alliances", "listAlliances"),
 }
 # Operations open to anyone (the public portal): no credentials, so no 401/403.
 PUBLIC = {

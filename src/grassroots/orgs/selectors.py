@@ -57,6 +57,15 @@ def may_edit(user: User | Any, unit_codes_served: list[str]) -> bool:
     return all(any(unit.startswith(code) for code in editors) for unit in unit_codes_served)
 
 
+def is_secretary(user: User | Any, org: Organization) -> bool:
+    """Whether `user` holds the organization's secretary post now (书记)."""
+    if user is None or not getattr(user, "pk", None):
+        return False
+    return MemberPost.objects.filter(
+        organization=org, post=Post.SECRETARY, ended_on__isnull=True, member__user=user
+    ).exists()
+
+
 def members_for(user: User | Any) -> QuerySet[Member]:
     """The members of the organizations `user` sees."""
     return Member.objects.filter(organization__in=organizations_for(user))

@@ -25,7 +25,7 @@ from .models import (
     OrganizationUnit,
     Transfer,
 )
-from .selectors import may_edit
+from .selectors import is_secretary, may_edit
 
 if TYPE_CHECKING:
     from grassroots.accounts.models import User
@@ -77,8 +77,14 @@ def _write(
     before_codes = [] if creating else sorted(org.served.values_list("unit_code", flat=True))
     if not units:  # no unit to judge the actor by: said as what it is
         raise ValidationError({"units": [units_problem(data.get("kind", org.kind), 0) or ""]})
-    # The actor edits the organization as it was and as it becomes.
-    if not may_edit(actor, codes) or (before_codes and not may_edit(actor, before_codes)):
+    # The actor edits the organization as it was and as it becomes; its own secretary edits
+    # its name and code, never its place in the tree or the units it serves.
+    own = not creating and is_secretary(actor, org)
+    own = own and codes == before_codes and data.get("parent", org.parent) == org.parent
+    own = own and data.get("kind", org.kind) == org.kind
+    if not own and (
+        not may_edit(actor, codes) or (before_codes and not may_edit(actor, before_codes))
+    ):
         raise PermissionDenied(_("You may not change this organization."))
     before = {} if creating else audit.snapshot(org)
     for name in ORG_FIELDS:
@@ -141,9 +147,9 @@ def orgs_clear(*, reason: str) -> None:
 
 def may_record_meeting(user: User | Any, org: Organization) -> bool:
     """Who records an organization's meetings: whoever edits it (the town above, the county),
-    and the secretary of a village or community the organization serves."""
+    its own secretary, and the secretary of a village or community the organization serves."""
     codes = sorted(org.served.values_list("unit_code", flat=True))
-    if may_edit(user, codes):
+    if may_edit(user, codes) or is_secretary(user, org):
         return True
     if not user.has_perm("orgs.add_meeting"):
         return False

@@ -34,6 +34,7 @@ CONSOLE_MENU: Menu = [
     ("console:map", _("Map"), "territory.view_grid"),
     ("console:cases", _("Cases"), "cases.view_case"),
     ("console:coverage", _("Coverage audit"), "registry.view_coverage"),
+    ("console:orgs", _("Party organizations"), "orgs.view_organization"),
     ("console:import", _("Import"), "registry.import_registry"),
 ]
 PORTAL_MENU: Menu = [

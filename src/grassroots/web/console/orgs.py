@@ -7,15 +7,41 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from grassroots.orgs.models import Organization
-from grassroots.orgs.overview import org_tree, year_range
-from grassroots.orgs.selectors import organizations_for
+from grassroots.orgs.activities import member_reveal, photos_add
+from grassroots.orgs.life import life
+from grassroots.orgs.models import (
+    Activity,
+    Alliance,
+    MeetingKind,
+    Member,
+    MemberPost,
+    MemberSkill,
+    Organization,
+    Post,
+)
+from grassroots.orgs.overview import org_tree, unit_figures, year_range
+from grassroots.orgs.selectors import (
+    alliances_for,
+    conversions_overdue,
+    organizations_for,
+    secretary_vacant_since,
+    talent,
+)
+from grassroots.orgs.services import may_record_meeting, meeting_record
+from grassroots.web.paging import sorted_page
+
+from .orgs_forms import MeetingForm, RevealForm, TalentForm
 
 FIRST_YEAR = 2000
 
@@ -64,3 +90,202 @@ def tree(request: HttpRequest) -> HttpResponse:
         },
     }
     return render(request, "web/console/orgs_tree.html", context)
+
+
+def _visible_org(request: HttpRequest, code: str) -> Organization:
+    return get_object_or_404(organizations_for(request.user), code=code)
+
+
+def _members(org: Organization) -> list[Member]:
+    """The organization's members with their current posts and skills (three queries)."""
+    members = list(org.members.select_related("resident", "user").order_by("name", "pk"))
+    posts: dict[int, list[str]] = {}
+    for member_id, post in MemberPost.objects.filter(
+        organization=org, ended_on__isnull=True
+    ).values_list("member_id", "post"):
+        posts.setdefault(member_id, []).append(Post(post).label)
+    skills: dict[int, list[str]] = {}
+    for member_id, skill in MemberSkill.objects.filter(member__organization=org).values_list(
+        "member_id", "skill"
+    ):
+        skills.setdefault(member_id, []).append(skill)
+    for m in members:
+        m.current_posts = posts.get(m.pk, [])  # type: ignore[attr-defined]
+        m.skill_list = sorted(skills.get(m.pk, []))  # type: ignore[attr-defined]
+    return members
+
+
+@login_required
+@permission_required("orgs.view_organization", raise_exception=True)
+def detail(request: HttpRequest, code: str) -> HttpResponse:
+    """One organization: what it serves, its members, its year of branch life and activities."""
+    org = _visible_org(request, code)
+    today = timezone.localdate()
+    year = year_of(request, today)
+    since, until = year_range(year, today)
+    visible = organizations_for(request.user)
+    the_life = life(org, since, until)
+    kinds = [
+        {"code": kind, "label": MeetingKind(kind).label, "life": k}
+        for kind, k in the_life.kinds.items()
+    ]
+    meetings = (
+        org.meetings.filter(held_on__gte=datetime.date(year, 1, 1), held_on__lte=until)
+        .annotate(
+            present=Count("attendance", filter=Q(attendance__status="present"), distinct=True),
+            expected=Count("attendance", distinct=True),
+            photo_count=Count("photos", distinct=True),
+        )
+        .order_by("-held_on", "-pk")
+    )
+    activities = (
+        Activity.objects.filter(Q(organization=org) | Q(organizations=org))
+        .filter(held_on__year=year)
+        .annotate(present=Count("attendees", distinct=True))
+        .distinct()
+        .order_by("-held_on", "-pk")
+    )
+    members = _members(org) if request.user.has_perm("orgs.view_member") else None
+    units, total = unit_figures(org)
+    context = {
+        "org": org,
+        "year": year,
+        "years": list(range(today.year, max(FIRST_YEAR, today.year - 5) - 1, -1)),
+        "since": since,
+        "until": until,
+        "parent": visible.filter(pk=org.parent_id).first() if org.parent_id else None,
+        "children": visible.filter(parent=org).order_by("code"),
+        "kinds": kinds,
+        "attendance_rate": the_life.attendance_rate,
+        "meetings": meetings[:50],
+        "activities": activities[:50],
+        "members": members,
+        "overdue": set(conversions_overdue(org.members.all(), today).values_list("pk", flat=True)),
+        "vacant_since": secretary_vacant_since(org),
+        "alliances": org.alliances.order_by("code"),
+        "units": units,
+        "total": total,
+        "may_record": request.user.has_perm("orgs.add_meeting")
+        and may_record_meeting(request.user, org),
+        "may_reveal": request.user.has_perm("orgs.reveal_member"),
+        "is_pool": org.kind == Organization.Kind.JOINT_BRANCH or org.alliances.exists(),
+    }
+    return render(request, "web/console/orgs_detail.html", context)
+
+
+@login_required
+@permission_required("orgs.add_meeting", raise_exception=True)
+def meeting_new(request: HttpRequest, code: str) -> HttpResponse:
+    """Record a meeting on a phone: kind, date, topic, attendance ticked from the list, photos."""
+    org = _visible_org(request, code)
+    if not may_record_meeting(request.user, org):
+        raise PermissionDenied(_("You may not record this organization's meetings."))
+    members = list(org.members.order_by("name", "pk"))
+    form = MeetingForm(request.POST or None, request.FILES or None, members=members)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                meeting = meeting_record(
+                    actor=request.user,
+                    organization=org,
+                    data=form.data_for_service(),
+                    attendance=form.attendance(),
+                )
+                photos_add(actor=request.user, uploads=form.cleaned_data["photos"], meeting=meeting)
+        except ValidationError as exc:
+            form.add_service_errors(exc.message_dict)
+        else:
+            messages.success(
+                request,
+                _("Meeting of %(date)s recorded: %(present)d present.")
+                % {
+                    "date": meeting.held_on.isoformat(),
+                    "present": sum(1 for s, _r in form.attendance().values() if s == "present"),
+                },
+            )
+            return redirect(reverse("console:org", args=[org.code]) + "#meetings")
+    status = 400 if request.method == "POST" else 200
+    last_place = (
+        org.meetings.exclude(place="").order_by("-held_on").values_list("place", flat=True).first()
+    )
+    if last_place and not form.is_bound:
+        form.fields["place"].initial = last_place
+    return render(
+        request, "web/console/orgs_meeting.html", {"org": org, "form": form}, status=status
+    )
+
+
+@login_required
+@permission_required("orgs.view_member", raise_exception=True)
+def member_reveal_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """A member's full ID or mobile number, for a stated reason (recorded)."""
+    member = get_object_or_404(Member.objects.visible_to(request.user), pk=pk)
+    if not request.user.has_perm("orgs.reveal_member"):
+        raise PermissionDenied(_("Your role may not reveal personal numbers."))
+    form = RevealForm(request.POST or None)
+    value = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            value, _event = member_reveal(
+                user=request.user,
+                member=member,
+                field=form.cleaned_data["field"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            for name, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error(name if name in form.fields else None, error)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+    response = render(
+        request,
+        "web/console/orgs_reveal.html",
+        {"member": member, "form": form, "value": value},
+        status=400 if request.method == "POST" and value is None else 200,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def talent_groups(user: Any) -> list[tuple[str, str]]:
+    """The joint branches and alliances the user sees: the pools one searches."""
+    joint = organizations_for(user).filter(kind=Organization.Kind.JOINT_BRANCH)
+    return [(o.code, o.name) for o in joint.order_by("code")] + [
+        (a.code, a.name) for a in alliances_for(user).order_by("code")
+    ]
+
+
+def group_named(user: Any, code: str) -> Organization | Alliance:
+    """The organization or alliance `code` the user sees; else a 404."""
+    org = organizations_for(user).filter(code=code).first()
+    if org is not None:
+        return org
+    alliance = alliances_for(user).filter(code=code).first()
+    if alliance is None:
+        raise Http404(_("No such joint branch or alliance in your scope."))
+    return alliance
+
+
+@login_required
+@permission_required("orgs.view_member", raise_exception=True)
+def talent_search(request: HttpRequest) -> HttpResponse:
+    """The shared talent pool of a joint branch or an alliance, searched by skill."""
+    form = TalentForm(request.GET or None)
+    groups = talent_groups(request.user)
+    context: dict[str, Any] = {"form": form, "groups": groups, "skills": SKILLS}
+    if form.is_valid() and form.cleaned_data["group"]:
+        group = group_named(request.user, form.cleaned_data["group"])
+        found = talent(
+            group,
+            form.cleaned_data["skill"].strip(),
+            available_only=form.cleaned_data["available"],
+        ).prefetch_related("skills")
+        context.update(sorted_page(request, found, TALENT_SORTS, "available"))
+        context["group"] = group
+    return render(request, "web/console/orgs_talent.html", context)
+
+
+TALENT_SORTS = {"available": ["-available", "name"], "name": ["name"], "org": ["organization"]}
+# The skills offered as suggestions (any text may be searched).
+SKILLS = ["种植", "养殖", "电商", "法律", "医疗", "建筑", "教育", "农机", "财会", "文艺"]

@@ -7,4 +7,10 @@ from . import orgs
 
 urlpatterns = [
     path("orgs/", orgs.tree, name="orgs"),
+    path("orgs/talent/", orgs.talent_search, name="org_talent"),
+    path("orgs/members/<int:pk>/reveal/", orgs.member_reveal_page, name="org_member_reveal"),
+    # Add fixed paths (orgs/resources/…, orgs/projects/…) above this line: the patterns below
+    # take any code after orgs/ and must come last.
+    path("orgs/<str:code>/", orgs.detail, name="org"),
+    path("orgs/<str:code>/meeting/", orgs.meeting_new, name="org_meeting"),
 ]

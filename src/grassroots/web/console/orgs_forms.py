@@ -1,0 +1,91 @@
+"""Forms of the party organization pages: recording a meeting on a phone, revealing a
+member's number, searching the talent pool."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from grassroots.cases.intake import MAX_PHOTOS
+from grassroots.orgs.models import Attendance, MeetingKind, Member
+from grassroots.registry.privacy import REASON_MAX, REASON_MIN, REVEALABLE
+
+from .cases_forms import MultipleFileField
+
+
+class MeetingForm(forms.Form):
+    """A meeting with the attendance of each member: everyone present unless ticked otherwise,
+    so that a secretary on a phone changes only the few who were not there."""
+
+    kind = forms.ChoiceField(label=_("Kind"), choices=MeetingKind.choices, widget=forms.RadioSelect)
+    held_on = forms.DateField(
+        label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    topic = forms.CharField(label=_("Topic"), max_length=200)
+    place = forms.CharField(label=_("Place"), max_length=200, required=False)
+    minutes = forms.CharField(
+        label=_("Minutes"),
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    photos = MultipleFileField(
+        label=_("Photos"),
+        required=False,
+        help_text=_("Up to %(n)d photos: JPEG, PNG, WebP or HEIC") % {"n": MAX_PHOTOS},
+    )
+
+    def __init__(self, *args: Any, members: Sequence[Member], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.members = list(members)
+        self.fields["held_on"].initial = timezone.localdate()
+        for member in self.members:
+            self.fields[f"att_{member.pk}"] = forms.ChoiceField(
+                label=member.name,
+                choices=Attendance.Status.choices,
+                initial=Attendance.Status.PRESENT,
+                widget=forms.RadioSelect,
+            )
+            self.fields[f"reason_{member.pk}"] = forms.CharField(
+                label=_("Reason"), required=False, max_length=200
+            )
+
+    def rows(self) -> list[tuple[Member, Any, Any]]:
+        """Each member with their attendance and reason fields, for the template."""
+        return [(m, self[f"att_{m.pk}"], self[f"reason_{m.pk}"]) for m in self.members]
+
+    def data_for_service(self) -> dict[str, Any]:
+        return {k: self.cleaned_data[k] for k in ("kind", "held_on", "topic", "place", "minutes")}
+
+    def attendance(self) -> dict[int, tuple[str, str]]:
+        return {
+            m.pk: (self.cleaned_data[f"att_{m.pk}"], self.cleaned_data[f"reason_{m.pk}"] or "")
+            for m in self.members
+        }
+
+    def add_service_errors(self, errors: dict[str, list[str]]) -> None:
+        for name, messages in errors.items():
+            field = name if name in self.fields else None
+            for message in messages:
+                self.add_error(field, message)
+
+
+class RevealForm(forms.Form):
+    field = forms.ChoiceField(label=_("Field"), choices=list(REVEALABLE.items()))
+    reason = forms.CharField(
+        label=_("Reason"),
+        min_length=REASON_MIN,
+        max_length=REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Why you need the full number; it is recorded in the audit trail."),
+    )
+
+
+class TalentForm(forms.Form):
+    group = forms.CharField(label=_("Joint branch or alliance"), required=False, max_length=32)
+    skill = forms.CharField(label=_("Skill"), required=False, max_length=30)
+    available = forms.BooleanField(label=_("Available only"), required=False)
