@@ -27,6 +27,7 @@ from grassroots.core.text import clean_text
 from grassroots.core.validators import (
     mask_id_number,
     mask_name,
+    mask_phone,
     parse_id_number,
     validate_mobile,
     validate_name,
@@ -216,6 +217,14 @@ class Member(models.Model):
     @property
     def audit_label(self) -> str:
         return f"{mask_name(self.name)} {mask_id_number(self.id_number)}"
+
+    @property
+    def id_number_masked(self) -> str:
+        return mask_id_number(self.id_number)
+
+    @property
+    def phone_masked(self) -> str:
+        return mask_phone(self.phone) if self.phone else ""
 
     @property
     def audit_scope(self) -> str:
