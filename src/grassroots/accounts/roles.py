@@ -76,6 +76,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _perms("registry", _REGISTRY, ("add", "change", "delete"))
         | _perms("territory", _TERRITORY, ("add", "change", "delete"))
         | _ORGS_LEAD
+        | _perms("orgs", ("liferequirement",), ("view", "add", "change"))
         | _perms("registry", ("tag",), ("view", "add", "change"))
         | _perms("accounts", ("user", "gridassignment"), ("view", "add", "change"))
         | {"registry.import_registry", "registry.reveal_resident", "audit.view_event"}

@@ -1,0 +1,1 @@
+"""Shared resources, bookings and joint projects in the admin."""
