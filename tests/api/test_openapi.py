@@ -61,6 +61,16 @@ OPERATIONS = {
     ("/api/v1/orgs/activities/{activity_id}", "getActivity"),
     ("/api/v1/orgs/talent", "searchTalent"),
     ("/api/v1/orgs/alliances", "listAlliances"),
+    # Shared resources and joint projects (orgs/api_shared.py).
+    ("/api/v1/orgs/resources", "listSharedResources"),
+    ("/api/v1/orgs/resources/{resource_id}", "getSharedResource"),
+    ("/api/v1/orgs/resources/{resource_id}/bookings", "listResourceBookings"),
+    ("/api/v1/orgs/resources/{resource_id}/bookings", "bookSharedResource"),
+    ("/api/v1/orgs/bookings/{booking_id}", "cancelBooking"),
+    ("/api/v1/orgs/projects", "listJointProjects"),
+    ("/api/v1/orgs/projects/{project_id}", "getJointProject"),
+    ("/api/v1/orgs/projects/{project_id}/milestones", "addProjectMilestone"),
+    ("/api/v1/orgs/projects/{project_id}/incomes", "recordProjectIncome"),
 }
 # Operations open to anyone (the public portal): no credentials, so no 401/403.
 PUBLIC = {

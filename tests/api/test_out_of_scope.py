@@ -28,9 +28,11 @@ from grassroots.audit.selectors import visible_events
 from grassroots.cases.models import Case, Notification
 from grassroots.cases.services import case_report
 from grassroots.core.scoping import Scope
+from grassroots.orgs.models import Booking, Organization, Project, Resource
 from grassroots.registry.models import Enterprise, Household, Resident
 from grassroots.territory.models import Grid, Unit
 from tests import factories as f
+from tests.orgs.shared_world import shared_world
 
 from .conftest import API, _enterprise, body
 
@@ -127,6 +129,40 @@ TARGETS = {
         ]
     },
 }
+# Shared resources and joint projects (orgs/api_shared.py): rows of tests/orgs/shared_world.py.
+TARGETS.update(
+    {
+        "getSharedResource": Target(Resource, "resource_id", ("orgs.view_resource",)),
+        "listResourceBookings": Target(
+            Resource, "resource_id", ("orgs.view_resource", "orgs.view_booking")
+        ),
+        "bookSharedResource": Target(
+            Resource,
+            "resource_id",
+            ("orgs.view_resource", "orgs.add_booking"),
+            body={
+                "organization": "SX-LH",
+                "starts_at": "2099-01-05T09:00:00+08:00",
+                "ends_at": "2099-01-05T11:00:00+08:00",
+                "purpose": "联建活动",
+            },
+        ),
+        "cancelBooking": Target(Booking, "booking_id", ("orgs.view_booking", "orgs.add_booking")),
+        "getJointProject": Target(Project, "project_id", ("orgs.view_project",)),
+        "addProjectMilestone": Target(
+            Project,
+            "project_id",
+            ("orgs.view_project", "orgs.change_project"),
+            body={"title": "茶园扩种", "due_on": "2030-01-01"},
+        ),
+        "recordProjectIncome": Target(
+            Project,
+            "project_id",
+            ("orgs.view_project", "orgs.change_project"),
+            body={"year": 2025, "collective_yuan": "1000", "households_yuan": "2000"},
+        ),
+    }
+)
 # Path parameters that name no scoped row, and where their scope rule is tested instead.
 NOT_OBJECTS = {
     "importRegistry": "kind is households or residents; its unit: test_it_imports_nothing_into_*",
@@ -153,7 +189,12 @@ def _outside(model: Any, user: Any, attribute: str = "pk") -> list[Any]:
     return list(model.objects.exclude(pk__in=visible).values_list(attribute, flat=True))
 
 
+def _outside_orgs(user: Any) -> list[str]:
+    return _outside(Organization, user, "code")
+
+
 LIST_FILTERS: dict[str, Callable[[Any], list[Any]]] = {
+    "org": _outside_orgs,
     "grid": lambda user: _outside(Grid, user, "code"),
     "unit": _disjoint_units,
     "parent": _disjoint_units,
@@ -187,6 +228,7 @@ PLAIN_PARAMETERS = {
     "urgent",
     "mine",
     "sort",
+    "kind",
 }
 
 
@@ -265,6 +307,7 @@ def elsewhere(world: Any, enterprises: Any) -> dict[str, Any]:
         object_repr=str(inside.pk),
         scope_code=inside.scope_code,
     )
+    shared_world(world, village)
     return {"county": county, "village": village, "grid": grid, "resident": resident}
 
 

@@ -532,6 +532,11 @@ def overdue_q(today: datetime.date) -> Q:
     return Q(done_on__isnull=True, due_on__lt=today)
 
 
+def is_overdue(milestone: Milestone, today: datetime.date | None = None) -> bool:
+    today = today or timezone.localdate()
+    return Milestone.objects.filter(pk=milestone.pk).filter(overdue_q(today)).exists()
+
+
 def _count(rows: QuerySet[Any]) -> Any:
     counted = rows.order_by().values("project").annotate(n=Count("pk")).values("n")
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
