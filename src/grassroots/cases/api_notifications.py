@@ -45,7 +45,10 @@ class NotificationOut(Schema):
         description="The account told; null for the reporter of the case or for nobody."
     )
     address: str = Field(description="Where it goes, masked (138****5678, z***@example.com).")
-    case: str | None = Field(description="The case's tracking code; null for a digest.")
+    case: str | None = Field(
+        description="The case's tracking code; null for a digest of several cases or a "
+        "message about no case (a branch life reminder)."
+    )
     scope_code: str = Field(description="The territory the message is about.")
     subject: str
     body: str

@@ -1,7 +1,8 @@
 """Telling people about cases: who is told, one digest per person, delivery with retries.
 
 `tell_tier` tells the people who act at a tier over each case's territory, `tell_reporter`
-tells the person who reported a case, and the functions under "What is said about a case"
+tells the person who reported a case, `tell_people` tells users something that is not about a
+case (the branch life reminders of orgs), and the functions under "What is said about a case"
 word what intake, the workflow steps and the sweep tell; `deliver_due` sends what is due (the
 worker runs it, see tasks.py), `notification_retry` puts a failed message back in the queue.
 
@@ -36,7 +37,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -316,17 +317,46 @@ def _write_rows(rows: list[Notification]) -> int:
     return len(rows)
 
 
+def tell_people(messages: Mapping[int, tuple[str, str, str]]) -> int:
+    """Tell each user (by id) something that is not about a case: (subject, body, scope code)
+    per user, one row per backend and none about a case. The scope code is the territory the
+    message is about, and decides who sees the row. Inactive users are not told.
+
+    Returns the number of rows written. Delivery is enqueued when the transaction commits.
+    """
+    backends = notify_backends.configured()
+    users = User.objects.filter(is_active=True).in_bulk(list(messages))
+    rows: list[Notification] = []
+    for user_id, (subject, body, scope_code) in messages.items():
+        if user_id in users:
+            rows += _rows_to(
+                users[user_id],
+                backends,
+                {
+                    "case": None,
+                    "scope_code": scope_code,
+                    "subject": _one_line(subject),
+                    "body": body,
+                },
+            )
+    return _write_rows(rows)
+
+
 def _rows_for_user(
     user: User, cases: list[Case], backends: list[Backend], subject: str, body: str
 ) -> list[Notification]:
-    text = _digest(body, cases)
     common = {
-        "recipient": user,
         "case": cases[0] if len(cases) == 1 else None,
         "scope_code": common_ancestor(case.scope_code for case in cases),
         "subject": subject,
-        "body": text,
+        "body": _digest(body, cases),
     }
+    return _rows_to(user, backends, common)
+
+
+def _rows_to(user: User, backends: list[Backend], message: dict[str, Any]) -> list[Notification]:
+    """One row per backend that reaches `user`; one given-up row when none does."""
+    common = {"recipient": user, **message}
     rows = []
     missing = []
     for backend in backends:
