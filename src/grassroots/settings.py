@@ -37,6 +37,8 @@ NOTIFICATION_WEBHOOK_URL  where the webhook backend POSTs its JSON (an SMS gatew
 NOTIFICATION_WEBHOOK_TOKEN  (or _FILE) sent as Authorization: Bearer; NOTIFICATION_WEBHOOK_SECRET
                (or _FILE) signs each body with HMAC-SHA256 (X-Grassroots-Signature)
 NOTIFICATION_MAX_ATTEMPTS  sends of a message before it is given up (default 5)
+ORGS_REMINDER_DAYS  days before a month or quarter ends from which an organization's secretary
+               is reminded of the meetings (三会一课, 主题党日) still missing in it (default 7)
 EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD (or _FILE), EMAIL_USE_TLS,
 DEFAULT_FROM_EMAIL  the SMTP server of the email backend
 MAP_TILE_URL   an XYZ tile address ({z}/{x}/{y}) for the maps, e.g. 天地图 (default: none, grids
@@ -392,6 +394,9 @@ NOTIFICATION_WEBHOOK_TIMEOUT = env_number("NOTIFICATION_WEBHOOK_TIMEOUT", 10, fl
 NOTIFICATION_MAX_ATTEMPTS = env_number("NOTIFICATION_MAX_ATTEMPTS", 5, minimum=1)
 # The wait before the first retry, doubled after each failure (60 s, 2, 4, 8 minutes, ...).
 NOTIFICATION_RETRY_SECONDS = env_number("NOTIFICATION_RETRY_SECONDS", 60, minimum=1)
+# Branch life reminders (orgs/reminders.py): an organization still missing a required meeting
+# in the current month or quarter is reminded once, when this many days or fewer are left.
+ORGS_REMINDER_DAYS = env_number("ORGS_REMINDER_DAYS", 7, minimum=0)
 EMAIL_HOST = os.environ.get("EMAIL_HOST") or "localhost"
 EMAIL_PORT = env_number("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")

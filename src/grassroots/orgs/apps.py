@@ -6,3 +6,7 @@ class OrgsConfig(AppConfig):
     name = "grassroots.orgs"
     label = "orgs"
     verbose_name = _("Party organizations")
+
+    def ready(self) -> None:
+        # Registers the periodic task (the branch life reminders) with the worker.
+        from . import tasks  # noqa: F401
