@@ -185,10 +185,18 @@ class MilestoneIn(Schema):
     due_on: datetime.date
 
 
+# Money in a body: yuan as a string with at most two decimals ("36000.50"), never a float.
+YUAN_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
+
+
 class IncomeIn(Schema):
-    year: int = Field(ge=2000, le=2100)
-    collective_yuan: decimal.Decimal = Field(ge=0, max_digits=14, decimal_places=2)
-    households_yuan: decimal.Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+    year: int = Field(ge=2000, le=2100, description="From the year the project started.")
+    collective_yuan: str = Field(
+        pattern=YUAN_PATTERN, description="The collective's income in yuan, as a string (36000.50)."
+    )
+    households_yuan: str = Field(
+        pattern=YUAN_PATTERN, description="The households' income in yuan."
+    )
 
 
 # --- Rendering -----------------------------------------------------------------------------------
@@ -482,8 +490,8 @@ def record_income(request: HttpRequest, project_id: int, body: IncomeIn) -> dict
             actor=user,
             project=project,
             year=body.year,
-            collective_yuan=body.collective_yuan,
-            households_yuan=body.households_yuan,
+            collective_yuan=decimal.Decimal(body.collective_yuan),
+            households_yuan=decimal.Decimal(body.households_yuan),
         )
     except PermissionDenied as exc:
         raise _refused(exc) from None
