@@ -396,3 +396,109 @@ def render_uploads(r: dict[str, Any], info: dict[str, str], command: str) -> str
         "29 MB.",
     ]
     return "\n".join(lines)
+
+
+# --- Party organizations at county scale (bench/orgs.py) -----------------------------------------
+
+ORGS_START = "<!-- bench-orgs:start (written by bench/run.py; edit outside these markers) -->"
+ORGS_END = "<!-- bench-orgs:end -->"
+ORGS_HEADING = "## Party organizations at county scale: latest figures"
+KINDS = {
+    "committee": "committees",
+    "branch": "branches",
+    "joint_branch": "joint branches",
+    "temporary_branch": "temporary branches",
+    "general_branch": "general branches",
+}
+
+
+def _orgs_world(r: dict[str, Any]) -> str:
+    w = r["world"]
+    kinds = ", ".join(f"{n:,} {KINDS.get(k, k)}" for k, n in sorted(w["by_kind"].items()))
+    units = w["units"]
+    pools = []
+    for key, label in (("pool_joint_branch", "joint branch"), ("pool_alliance", "alliance")):
+        pool = w.get(key)
+        if pool:
+            pools.append(
+                f"{label} {pool['code']}: {pool['organizations']} organizations, "
+                f"{pool['members']:,} members, {pool['with_skill']:,} with 种植"
+            )
+    built = sum(r["timings"].values())
+    return (
+        f"**{ENGINES[r['engine']]}** ({r['server']}): {w['organizations']:,} organizations "
+        f"({kinds}) serving {units.get('town', 0)} towns and {units.get('village', 0)} villages "
+        f"of county {w['county']}; {w['members']:,} members ({w['probationary']:,} "
+        f"probationary), {w['posts']:,} posts ({w['vacant']} organizations without a "
+        f"secretary), {w['skills']:,} skills ({w['with_skill']:,} 种植); {w['meetings']:,} "
+        f"meetings since {w['first_meeting']} with {w['attendance']:,} attendance rows; "
+        f"{w['alliances']} alliances. The town official's town is {w['town']}. Talent pools: "
+        + "; ".join(pools)
+        + "."
+        + (f" Built in {built:.0f} s." if built else "")
+        + (
+            ""
+            if w.get("talent_api")
+            else " `GET /api/v1/orgs/talent` did not exist yet: only the selector was timed."
+        )
+    )
+
+
+def render_orgs(results: list[dict[str, Any]], info: dict[str, str], command: str) -> str:
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = ", ".join(f"{k} {v}" for k, v in info.items())
+    lines = [f"Measured {when} with `{command}`; {machine}."]
+    for r in results:
+        engine = ENGINES[r["engine"]]
+        if "skipped" in r:
+            lines += ["", f"{engine}: not run ({r['skipped']})."]
+            continue
+        runs = r["runs"]
+        lines += [
+            "",
+            _orgs_world(r),
+            "",
+            f"| measure | signed in as | first | median of {runs} | best | queries (in SQL) "
+            "| size | baseline: median | ÷ baseline | target |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for m in r["measures"]:
+            base = m["baseline"]
+            size = f"{m['bytes'] / 1000:,.0f} kB" if "bytes" in m else f"{m.get('rows', '')} rows"
+            cells = [
+                f"{m['name']} (`{m['what']}`)",
+                m["who"],
+                _s(m["first"]),
+                f"**{_s(m['median'])}**",
+                _s(m["best"]),
+                f"{m['queries']} ({_s(m['sql_seconds'])})",
+                size,
+                f"{base['label']}: {_s(base['median'])}",
+                _ratio(m["median"], base["median"]),
+                f"≤ {m['target'] * 1000:.0f} ms: {_verdict(m['median'], m['target'])}",
+            ]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        # The slowest statement of each measure that missed its target, with its plan.
+        shown: set[str] = set()
+        slow = []
+        for m in r["measures"]:
+            if m["median"] <= m["target"] or not m["slowest"]:
+                continue
+            top = m["slowest"][0]
+            key = top["sql"][:150]
+            if key in shown:
+                slow.append(f"- {m['name']}: the same statement, {_s(top['seconds'])}.")
+                continue
+            shown.add(key)
+            slow += [
+                f"- {m['name']}: {_s(top['seconds'])} of {_s(m['sql_seconds'])} in SQL in "
+                f"`{top['sql'][:300]}`",
+                "",
+                "  ```",
+                *(f"  {line}" for line in top["plan"].splitlines()),
+                "  ```",
+            ]
+        if slow:
+            lines += ["", f"{engine}, the slowest statement of each measure over its target:", ""]
+            lines += slow
+    return "\n".join(lines)

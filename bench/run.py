@@ -1,5 +1,5 @@
-"""Benchmarks with targets: import, coverage audit, point placement, cases and web pages at
-county size.
+"""Benchmarks with targets: import, coverage audit, point placement, cases, web pages and party
+organizations at county size.
 
     .venv/bin/python bench/run.py                          full size: 1,000,000 residents,
                                                            5,000,000 cases on SQLite and PostgreSQL
@@ -8,13 +8,17 @@ county size.
     .venv/bin/python bench/run.py --only cases --engine sqlite --cases 200000
     .venv/bin/python bench/run.py --only web --engine sqlite --web-households 100000 \
         --web-cases 300000                                 the web pages, a mid-size county
+    .venv/bin/python bench/run.py --only orgs --orgs-members 3000 --orgs-years 2   party
+                                                           organizations, a quick run
 
 The cases benchmark (bench/cases.py) runs once per engine in its own process, each with its own
 database: a SQLite file in a temporary directory, and on PostgreSQL (127.0.0.1:5432, user
 postgres, or $BENCH_PG_URL) a database it creates and drops; when the server cannot be reached
 that engine is reported as not run. The web pages benchmark (bench/web.py) runs the same way,
 on a county of --web-households households (default 300,000, about a million residents) and
---web-cases cases (default 1,000,000).
+--web-cases cases (default 1,000,000). The party organizations benchmark (bench/orgs.py) runs the
+same way, on about 300 organizations with --orgs-members members (default 30,000) and
+--orgs-years years of meetings (default 5).
 
 Everything happens in a new temporary directory (database, VAR_DIR, files), never in var/.
 Figures are printed with their targets and ratios to baselines measured in the same run; they
@@ -43,6 +47,8 @@ FULL_SIZE = 1_000_000
 CASES_FULL_SIZE = 5_000_000
 WEB_FULL_HOUSEHOLDS = 300_000
 WEB_FULL_CASES = 1_000_000
+ORGS_FULL_MEMBERS = 30_000
+ORGS_FULL_YEARS = 5
 # Households per resident of the demo county (about 3.3 residents a household).
 HOUSEHOLDS_PER_RESIDENT = 0.3
 
@@ -75,15 +81,29 @@ def parse_args() -> argparse.Namespace:
         help=f"cases for the web pages benchmark (default $BENCH_WEB_CASES or {WEB_FULL_CASES:,})",
     )
     parser.add_argument(
+        "--orgs-members",
+        type=int,
+        default=int(os.environ.get("BENCH_ORGS_MEMBERS", ORGS_FULL_MEMBERS)),
+        help="party members for the organizations benchmark (default $BENCH_ORGS_MEMBERS or "
+        f"{ORGS_FULL_MEMBERS:,})",
+    )
+    parser.add_argument(
+        "--orgs-years",
+        type=int,
+        default=int(os.environ.get("BENCH_ORGS_YEARS", ORGS_FULL_YEARS)),
+        help="years of meetings for the organizations benchmark (default $BENCH_ORGS_YEARS or "
+        f"{ORGS_FULL_YEARS})",
+    )
+    parser.add_argument(
         "--only",
-        choices=["residents", "cases", "web", "uploads"],
-        help="run one benchmark (default: all four)",
+        choices=["residents", "cases", "web", "uploads", "orgs"],
+        help="run one benchmark (default: all five)",
     )
     parser.add_argument(
         "--engine",
         choices=["sqlite", "postgresql", "both"],
         default="both",
-        help="database(s) for the cases and web pages benchmarks (default both)",
+        help="database(s) for the cases, web pages and organizations benchmarks (default both)",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -149,7 +169,14 @@ def main() -> int:
     command = " ".join(
         [
             f"{k}={os.environ[k]}"
-            for k in ("BENCH_RESIDENTS", "BENCH_CASES", "BENCH_WEB_HOUSEHOLDS", "BENCH_WEB_CASES")
+            for k in (
+                "BENCH_RESIDENTS",
+                "BENCH_CASES",
+                "BENCH_WEB_HOUSEHOLDS",
+                "BENCH_WEB_CASES",
+                "BENCH_ORGS_MEMBERS",
+                "BENCH_ORGS_YEARS",
+            )
             if k in os.environ
         ]
         + [".venv/bin/python", "bench/run.py", *sys.argv[1:]]
@@ -201,6 +228,20 @@ def main() -> int:
                 report.UPLOADS_START,
                 report.UPLOADS_END,
                 report.UPLOADS_HEADING,
+            )
+            print(f"written to {path.relative_to(ROOT)}")
+    if args.only in (None, "orgs"):
+        results = [orgs_bench(engine, args) for engine in engines]
+        text = report.render_orgs(results, info, command)
+        texts.append(text)
+        full = args.orgs_members >= ORGS_FULL_MEMBERS and args.orgs_years >= ORGS_FULL_YEARS
+        if args.docs or (full and not args.no_docs):
+            path = report.write_docs(
+                ROOT / "docs" / "performance.md",
+                text,
+                report.ORGS_START,
+                report.ORGS_END,
+                report.ORGS_HEADING,
             )
             print(f"written to {path.relative_to(ROOT)}")
     print()
@@ -292,6 +333,37 @@ def web_bench(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         done = subprocess.run(command, cwd=ROOT, check=False)
         if done.returncode != 0 or not out.exists():
             return {"engine": engine, "skipped": f"bench/web.py failed ({done.returncode})"}
+        figures: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+        return figures
+
+
+def orgs_bench(engine: str, args: argparse.Namespace) -> dict[str, Any]:
+    """bench/orgs.py for one engine, in its own process."""
+    print(
+        f"grassroots bench: party organizations, {args.orgs_members:,} members and "
+        f"{args.orgs_years} years of meetings on {engine}",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="grassroots-bench-figures-") as tmp:
+        out = Path(tmp) / "orgs.json"
+        command = [
+            sys.executable,
+            str(ROOT / "bench" / "orgs.py"),
+            "--engine",
+            engine,
+            "--members",
+            str(args.orgs_members),
+            "--years",
+            str(args.orgs_years),
+            "--seed",
+            str(args.seed),
+            "--out",
+            str(out),
+            *(["--keep"] if args.keep else []),
+        ]
+        done = subprocess.run(command, cwd=ROOT, check=False)
+        if done.returncode != 0 or not out.exists():
+            return {"engine": engine, "skipped": f"bench/orgs.py failed ({done.returncode})"}
         figures: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
         return figures
 
