@@ -28,10 +28,22 @@ from grassroots.audit.selectors import visible_events
 from grassroots.cases.models import Case, Notification
 from grassroots.cases.services import case_report
 from grassroots.core.scoping import Scope
-from grassroots.orgs.models import Booking, Organization, Project, Resource
+from grassroots.orgs.api import visible_photos
+from grassroots.orgs.models import (
+    Activity,
+    Alliance,
+    Booking,
+    Meeting,
+    Member,
+    Organization,
+    Photo,
+    Project,
+    Resource,
+)
 from grassroots.registry.models import Enterprise, Household, Resident
 from grassroots.territory.models import Grid, Unit
 from tests import factories as f
+from tests.orgs.party_world import party_world
 from tests.orgs.shared_world import shared_world
 
 from .conftest import API, _enterprise, body
@@ -129,6 +141,37 @@ TARGETS = {
         ]
     },
 }
+# Party organizations (orgs/api.py): rows of tests/orgs/party_world.py.
+TARGETS.update(
+    {
+        "getOrganization": Target(
+            Organization, "code", ("orgs.view_organization",), attribute="code"
+        ),
+        "getOrganizationLife": Target(
+            Organization,
+            "code",
+            ("orgs.view_organization", "orgs.view_meeting"),
+            attribute="code",
+        ),
+        "recordMeeting": Target(
+            Organization,
+            "code",
+            ("orgs.add_meeting",),
+            attribute="code",
+            body={"kind": "theme_day", "held_on": "2025-01-05", "topic": "主题党日"},
+        ),
+        "getMember": Target(Member, "member_id", ("orgs.view_member",)),
+        "revealMember": Target(
+            Member,
+            "member_id",
+            ("orgs.view_member", "orgs.reveal_member"),
+            body={"field": "id_number", "reason": "checking the scope rules"},
+        ),
+        "getMeeting": Target(Meeting, "meeting_id", ("orgs.view_meeting",)),
+        "getOrgPhoto": Target(Photo, "photo_id", ("orgs.view_meeting",), visible=visible_photos),
+        "getActivity": Target(Activity, "activity_id", ("orgs.view_activity",)),
+    }
+)
 # Shared resources and joint projects (orgs/api_shared.py): rows of tests/orgs/shared_world.py.
 TARGETS.update(
     {
@@ -168,6 +211,7 @@ NOT_OBJECTS = {
     "importRegistry": "kind is households or residents; its unit: test_it_imports_nothing_into_*",
     "addCasePhotos": "multipart: tests/cases/test_api.py::test_it_adds_photos_only_in_scope",
     "getCasePhoto": "a photo of a case: tests/cases/test_api.py::test_it_adds_photos_only_in_scope",
+    "addMeetingPhotos": "multipart: tests/orgs/test_api.py::test_it_adds_photos_only_in_scope",
 }
 
 # List filters naming scoped things: the values outside a user's scope.
@@ -195,6 +239,7 @@ def _outside_orgs(user: Any) -> list[str]:
 
 LIST_FILTERS: dict[str, Callable[[Any], list[Any]]] = {
     "org": _outside_orgs,
+    "group": lambda user: _outside_orgs(user) + _outside(Alliance, user, "code"),
     "grid": lambda user: _outside(Grid, user, "code"),
     "unit": _disjoint_units,
     "parent": _disjoint_units,
@@ -229,6 +274,8 @@ PLAIN_PARAMETERS = {
     "mine",
     "sort",
     "kind",
+    "skill",
+    "available",
 }
 
 
@@ -307,6 +354,7 @@ def elsewhere(world: Any, enterprises: Any) -> dict[str, Any]:
         object_repr=str(inside.pk),
         scope_code=inside.scope_code,
     )
+    party_world(world, village)
     shared_world(world, village)
     return {"county": county, "village": village, "grid": grid, "resident": resident}
 

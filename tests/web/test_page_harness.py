@@ -54,10 +54,12 @@ from grassroots.cases.services import case_report
 from grassroots.core.admin_support import has_visible_to
 from grassroots.core.scoping import Scope
 from grassroots.core.validators import credit_code_with_check
+from grassroots.orgs.models import LifeRequirement, Member, Organization
 from grassroots.registry.models import Household, Resident
-from grassroots.territory.models import Grid
+from grassroots.territory.models import Grid, Unit
 from grassroots.web.models import ImportJob
 from tests import factories as f
+from tests.orgs.party_world import party_world
 
 PERSONAS = [
     "admin",
@@ -138,6 +140,7 @@ def perm(*perms: str) -> Callable[[Any], bool]:
 
 
 HOUSEHOLD = Target(Household)
+ORG = Target(Organization, kwargs=lambda org: {"code": org.code})
 CASE = Target(Case, kwargs=lambda case: {"code": case.tracking_code})
 IMPORT_JOB = Target(ImportJob)
 GRID_IN_QUERY = Target(Grid, kwargs=lambda grid: {}, query=lambda grid: {"scope": grid.code})
@@ -200,6 +203,23 @@ RULES: dict[str, Rule] = {
     ),
     "console:import_delete": Rule(
         perm("registry.import_registry"), target=IMPORT_JOB, method="POST", ok=302
+    ),
+    # Party organizations.
+    "console:orgs": Rule(
+        perm("orgs.view_organization"),
+        lists=Listing(
+            lambda r: [row.org for row in r.context["rows"]], Organization.objects.visible_to
+        ),
+    ),
+    "console:org": Rule(perm("orgs.view_organization"), target=ORG),
+    # The first organization each persona sees is one they record the meetings of.
+    "console:org_meeting": Rule(perm("orgs.add_meeting"), target=ORG),
+    "console:org_member_reveal": Rule(
+        perm("orgs.view_member", "orgs.reveal_member"), target=Target(Member), object_first=True
+    ),
+    "console:org_talent": Rule(
+        perm("orgs.view_member"),
+        target=Target(Organization, kwargs=lambda o: {}, query=lambda o: {"group": o.code}),
     ),
     # The public portal: no account, no scope.
     "portal:submit": Rule(public=True),
@@ -446,6 +466,8 @@ def harness_world(world: Any, enterprises: Any) -> Any:
     # The personas who must give a code have a device (the others would have to, with one).
     for name in ("admin", "auditor"):
         TOTPDevice.objects.create(user=world.users[name], name="harness", confirmed=True)
+    party_world(world, Unit.objects.get(code="350425100001"))
+    LifeRequirement.objects.create(kind="theme_day", period="month", times=1)
     Group.objects.create(name="harness")
     CalendarDay.objects.create(date=datetime.date(2025, 10, 1), kind="holiday", name="国庆节")
     key_issue(name="harness")

@@ -67,13 +67,14 @@ class OrganizationAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def get_form(self, request: HttpRequest, obj: Any = None, *args: Any, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, *args, **kwargs)
-        units = Unit.objects.visible_to(request.user).filter(
-            level__in=["town", "village", "community"]
-        )
-        form.base_fields["units"].queryset = units.order_by("code")
-        if obj is not None:
-            form.base_fields["units"].initial = list(obj.units.values_list("pk", flat=True))
-        form.base_fields["parent"].queryset = organizations_for(request.user).order_by("code")
+        fields = form.base_fields  # none for a user who may only look
+        if "units" in fields:
+            units = Unit.objects.visible_to(request.user).filter(level__in=["town", "village"])
+            fields["units"].queryset = units.order_by("code")
+            if obj is not None:
+                fields["units"].initial = list(obj.units.values_list("pk", flat=True))
+        if "parent" in fields:
+            fields["parent"].queryset = organizations_for(request.user).order_by("code")
         return form
 
     def _data(self, obj: Organization, form: Any) -> dict[str, Any]:

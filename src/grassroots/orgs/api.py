@@ -36,6 +36,7 @@ from grassroots.core.api_support import (
     require_perm,
     responses,
 )
+from grassroots.core.scoping import Scope
 from grassroots.registry.privacy import RevealLimitReached
 
 from .activities import activity_record, member_reveal, photos_add
@@ -353,7 +354,15 @@ def list_organizations(
     if filters.kind:
         orgs = orgs.filter(kind=filters.kind)
     if filters.unit:
+        # A unit beyond the caller's scope names nothing, even where a joint branch they see
+        # serves it too.
+        scope = Scope.for_user(user)
+        codes = scope.codes or ()
+        near = scope.is_everything or any(
+            filters.unit.startswith(c) or c.startswith(filters.unit) for c in codes
+        )
         orgs = orgs.filter(served__unit_code__startswith=filters.unit).distinct()
+        orgs = orgs if near else orgs.none()
     if filters.q:
         orgs = orgs.filter(Q(name__contains=filters.q) | Q(code__icontains=filters.q))
     orgs = (
