@@ -283,6 +283,14 @@ def talent_search(request: HttpRequest) -> HttpResponse:
         ).prefetch_related("skills")
         context.update(sorted_page(request, found, TALENT_SORTS, "available"))
         context["group"] = group
+        # Numbers (masked) only of members in the user's own scope: the pool shares who can
+        # help across villages, not their numbers.
+        shown = [m.pk for m in context["page_obj"]]
+        context["seen"] = set(
+            Member.objects.visible_to(request.user)
+            .filter(pk__in=shown)
+            .values_list("pk", flat=True)
+        )
     return render(request, "web/console/orgs_talent.html", context)
 
 
