@@ -183,7 +183,7 @@ def test_every_village_has_a_branch_and_banshan_a_joint_branch_with_its_neighbou
     from django.utils import timezone
 
     from grassroots.orgs import selectors
-    from grassroots.orgs.models import Member, Organization
+    from grassroots.orgs.models import Activity, Member, Organization
 
     villages = Unit.objects.filter(level="village")
     towns = Unit.objects.filter(level="town")
@@ -219,6 +219,13 @@ def test_every_village_has_a_branch_and_banshan_a_joint_branch_with_its_neighbou
     # Most branches have a secretary.
     with_secretary = [b for b in branches if selectors.secretary_vacant_since(b) is None]
     assert len(with_secretary) >= branches.count() - 2
+    # The joint branch's year of joint activities, its villages' branches taking part.
+    activities = Activity.objects.filter(organization=joint)
+    assert activities.count() >= 6
+    taking_part = set(activities.first().organizations.values_list("code", flat=True))
+    assert taking_part == set(selectors.pool_organizations(joint).values_list("code", flat=True))
+    assert len(taking_part) == 4  # the joint branch and the branches of its three villages
+    assert all(a.attendees.exists() for a in activities)
 
 
 def test_households_lie_inside_their_grid_except_the_planted_ones(county):

@@ -16,9 +16,11 @@ from django.utils import timezone
 
 from grassroots.core.tables import Table
 from grassroots.core.validators import id_number_with_check
+from grassroots.orgs.activities import activity_record
 from grassroots.orgs.imports import import_orgs
 from grassroots.orgs.imports_members import import_members
-from grassroots.orgs.models import Organization
+from grassroots.orgs.models import Member, Organization
+from grassroots.orgs.selectors import pool_organizations
 from grassroots.orgs.services import meeting_record
 from grassroots.registry.models import Resident
 from grassroots.territory.models import Unit
@@ -147,6 +149,7 @@ def load_orgs(seed: int) -> None:
     if result.problems:
         raise ValueError(f"demo members: {'; '.join(map(str, result.problems[:3]))}")
     load_meetings(seed, timezone.localdate())
+    load_activities(seed, timezone.localdate())
 
 
 TOPICS = {
@@ -212,3 +215,46 @@ def _months_back(today: datetime.date, n: int) -> datetime.date:
     """The first day of the month `n` months before today's."""
     index = today.year * 12 + today.month - 1 - n
     return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+ACTIVITIES = (
+    ("联建助农：茶园春管", "汶潭村茶园"),
+    ("联合主题党日：重温入党誓词", "汶联村党群服务中心"),
+    ("党员志愿服务：清理溪道", "半山村溪边"),
+    ("电商培训：茶叶网上销售", "汶联村党群服务中心"),
+    ("联建议事：产业项目分红方案", "汶联村党群服务中心"),
+    ("走访慰问困难群众", "坪寨村"),
+    ("农技讲座：食用菌种植", "半山村村部"),
+    ("联合党课：乡村振兴", "汶联村党群服务中心"),
+)
+
+
+def load_activities(seed: int, today: datetime.date) -> int:
+    """A year of the joint branch's joint activities: every organization of its pool taking
+    part, about two thirds of their members present, a few others, minutes."""
+    joint = Organization.objects.filter(code=JOINT_CODE).first()
+    if joint is None:
+        return 0
+    r = DemoRandom(f"{seed}:activities")
+    pool = list(pool_organizations(joint).order_by("code"))
+    people = list(Member.objects.filter(organization__in=pool).order_by("pk"))
+    count = 0
+    for i, (theme, place) in enumerate(ACTIVITIES):
+        day = _months_back(today, 11 - i * 11 // len(ACTIVITIES)).replace(day=r.randint(5, 25))
+        if day > today:
+            continue
+        activity_record(
+            actor=None,
+            organization=joint,
+            data={
+                "theme": theme,
+                "held_on": day,
+                "place": place,
+                "guests": r.randint(0, 30),
+                "minutes": f"{theme}。参加单位：{'、'.join(o.name for o in pool)}。",
+            },
+            organizations=pool,
+            attendees=[p for p in people if r.random() < 0.65],
+        )
+        count += 1
+    return count
