@@ -54,12 +54,13 @@ from grassroots.cases.services import case_report
 from grassroots.core.admin_support import has_visible_to
 from grassroots.core.scoping import Scope
 from grassroots.core.validators import credit_code_with_check
-from grassroots.orgs.models import LifeRequirement, Member, Organization
+from grassroots.orgs.models import LifeRequirement, Member, Organization, Project, Resource
 from grassroots.registry.models import Household, Resident
 from grassroots.territory.models import Grid, Unit
 from grassroots.web.models import ImportJob
 from tests import factories as f
 from tests.orgs.party_world import party_world
+from tests.orgs.shared_world import shared_world
 
 PERSONAS = [
     "admin",
@@ -221,6 +222,11 @@ RULES: dict[str, Rule] = {
         perm("orgs.view_member"),
         target=Target(Organization, kwargs=lambda o: {}, query=lambda o: {"group": o.code}),
     ),
+    # Shared resources and joint projects (rows of tests/orgs/shared_world.py).
+    "console:org_resources": Rule(perm("orgs.view_resource"), lists=page_of(Resource)),
+    "console:org_resource": Rule(perm("orgs.view_resource"), target=Target(Resource)),
+    "console:org_projects": Rule(perm("orgs.view_project"), lists=page_of(Project)),
+    "console:org_project": Rule(perm("orgs.view_project"), target=Target(Project)),
     # The public portal: no account, no scope.
     "portal:submit": Rule(public=True),
     "portal:submitted": Rule(public=True, ok=302),  # nothing submitted: back to the form
@@ -467,6 +473,7 @@ def harness_world(world: Any, enterprises: Any) -> Any:
     for name in ("admin", "auditor"):
         TOTPDevice.objects.create(user=world.users[name], name="harness", confirmed=True)
     party_world(world, Unit.objects.get(code="350425100001"))
+    shared_world(world, Unit.objects.get(code="350425100001"))
     LifeRequirement.objects.create(kind="theme_day", period="month", times=1)
     Group.objects.create(name="harness")
     CalendarDay.objects.create(date=datetime.date(2025, 10, 1), kind="holiday", name="国庆节")

@@ -271,11 +271,32 @@ def booking_create(
     return booking
 
 
+def bookable_for(user: User | Any, resource: Resource) -> list[Organization]:
+    """The organizations of the resource's pool that `user` may book it for."""
+    if not _trusted(user) and not user.has_perm("orgs.add_booking"):
+        return []
+    pool = list(resource_pool(resource).order_by("code"))
+    if _trusted(user) or _speaks_for(user, resource.organization):
+        return pool
+    return [org for org in pool if _speaks_for(user, org)]
+
+
+def cancellable(user: User | Any, resource: Resource, bookings: Sequence[Booking]) -> set[int]:
+    """Which of the resource's `bookings` `user` may cancel: those they made, and those of an
+    organization they may book for."""
+    if not _trusted(user) and not user.has_perm("orgs.add_booking"):
+        return set()
+    orgs = {org.pk for org in bookable_for(user, resource)}
+    mine = getattr(user, "pk", None)
+    return {
+        b.pk
+        for b in bookings
+        if b.organization_id in orgs or (mine is not None and b.created_by_id == mine)
+    }
+
+
 def may_cancel(user: User | Any, booking: Booking) -> bool:
-    """Who cancels a booking: who made it, and whoever may book for its organization."""
-    if may_book(user, booking.resource, booking.organization):
-        return True
-    return booking.created_by_id == user.pk and bool(user.has_perm("orgs.add_booking"))
+    return booking.pk in cancellable(user, booking.resource, [booking])
 
 
 def booking_cancel(*, actor: User | None, booking: Booking) -> None:
@@ -512,9 +533,15 @@ def income_record(
 # --- Reads -------------------------------------------------------------------------------------
 
 
-def resources_for(user: User | Any) -> QuerySet[Resource]:
-    """The resources of the organizations and alliances `user` sees."""
-    return Resource.objects.visible_to(user).select_related("organization", "alliance")
+def resources_for(user: User | Any, now: datetime.datetime | None = None) -> QuerySet[Resource]:
+    """The resources of the organizations and alliances `user` sees, each with the start of
+    its next booking (`next_booking`, None when nothing is booked ahead)."""
+    ahead = Booking.objects.filter(resource=OuterRef("pk"), ends_at__gt=now or timezone.now())
+    return (
+        Resource.objects.visible_to(user)
+        .select_related("organization", "alliance")
+        .annotate(next_booking=Subquery(ahead.order_by("starts_at").values("starts_at")[:1]))
+    )
 
 
 def bookings_ahead(resource: Resource, now: datetime.datetime | None = None) -> QuerySet[Booking]:
