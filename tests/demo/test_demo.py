@@ -21,6 +21,8 @@ from grassroots.demo.data import COUNTY_OUTLINE, TOWNS
 from grassroots.demo.generator import _build_territory, chinese_number, grid_count
 from grassroots.demo.load import load_county, wipe
 from grassroots.demo.people import demo_password
+from grassroots.orgs import shared
+from grassroots.orgs.models import Organization, Project, Resource
 from grassroots.registry.coverage import PROBLEM_KEYS, coverage_report
 from grassroots.registry.models import Enterprise, Household, Resident
 from grassroots.territory.geometry import find_overlaps, parse_polygon, points_inside
@@ -226,6 +228,26 @@ def test_every_village_has_a_branch_and_banshan_a_joint_branch_with_its_neighbou
     assert taking_part == set(selectors.pool_organizations(joint).values_list("code", flat=True))
     assert len(taking_part) == 4  # the joint branch and the branches of its three villages
     assert all(a.attendees.exists() for a in activities)
+
+
+def test_the_joint_branch_shares_a_venue_and_runs_a_tea_project(county):
+    joint = Organization.objects.get(code="WL-LHZB")
+    resources = {r.kind: r for r in Resource.objects.filter(organization=joint)}
+    assert set(resources) == {"venue", "machinery", "fund"}
+    assert resources["venue"].name == "汶联村党群服务中心"
+    assert resources["fund"].amount_yuan > 0
+    # Bookings ahead by several of its organizations, none overlapping.
+    bookings = list(resources["venue"].bookings.order_by("starts_at"))
+    assert len(shared.bookings_ahead(resources["venue"])) >= 4
+    assert len({b.organization_id for b in bookings}) >= 3
+    assert all(a.ends_at <= b.starts_at for a, b in zip(bookings, bookings[1:], strict=False))
+    project = Project.objects.get(organization=joint, industry="tea")
+    facts = shared.project_facts(project)
+    assert facts.done == 2 and facts.overdue == 1
+    assert 0 < facts.progress < 1
+    assert facts.households > 10
+    assert shared.households_outside(list(project.households.all()), facts.organizations) == []
+    assert [i.year for i in facts.incomes] == [project.started_on.year, project.started_on.year + 1]
 
 
 def test_households_lie_inside_their_grid_except_the_planted_ones(county):

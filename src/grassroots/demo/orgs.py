@@ -11,6 +11,7 @@ skipped meeting) for the assessment to find."""
 from __future__ import annotations
 
 import datetime
+import decimal
 
 from django.utils import timezone
 
@@ -22,7 +23,15 @@ from grassroots.orgs.imports_members import import_members
 from grassroots.orgs.models import Member, Organization
 from grassroots.orgs.selectors import pool_organizations
 from grassroots.orgs.services import meeting_record
-from grassroots.registry.models import Resident
+from grassroots.orgs.shared import (
+    booking_create,
+    income_record,
+    milestone_add,
+    milestone_done,
+    project_create,
+    resource_create,
+)
+from grassroots.registry.models import Household, Resident
 from grassroots.territory.models import Unit
 
 from .generator import DemoRandom
@@ -150,6 +159,7 @@ def load_orgs(seed: int) -> None:
         raise ValueError(f"demo members: {'; '.join(map(str, result.problems[:3]))}")
     load_meetings(seed, timezone.localdate())
     load_activities(seed, timezone.localdate())
+    load_shared(seed, timezone.localdate())
 
 
 TOPICS = {
@@ -258,3 +268,131 @@ def load_activities(seed: int, today: datetime.date) -> int:
         )
         count += 1
     return count
+
+
+# The joint branch's shared venue: (days from today, from, until, purpose); the booking
+# organization goes round the pool.
+VENUE_BOOKINGS = (
+    (-6, "09:00", "11:30", "主题党日：重温入党誓词"),
+    (2, "09:00", "11:30", "支部党员大会"),
+    (5, "14:30", "17:00", "农技培训：高山茶修剪"),
+    (9, "09:00", "12:00", "联建议事会：茶产业分红方案"),
+    (9, "14:00", "16:00", "党课：乡村振兴"),
+    (16, "19:30", "21:00", "村民代表会议"),
+)
+# The tea project's milestones: (title, due in months after the start or None, due in days
+# from today, done).
+TEA_MILESTONES = (
+    ("茶园土地流转与整地", 3, None, True),
+    ("种植高山茶苗 300 亩", 9, None, True),
+    ("建成茶叶初制加工厂", None, -45, False),  # overdue
+    ("注册“汶联高山茶”商标", None, 60, False),
+    ("首批春茶上市", None, 150, False),
+)
+
+
+def _at(day: datetime.date, hhmm: str) -> datetime.datetime:
+    hour, minute = (int(part) for part in hhmm.split(":"))
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, minute)))
+
+
+def _add_months(day: datetime.date, months: int) -> datetime.date:
+    index = day.year * 12 + day.month - 1 + months
+    return datetime.date(index // 12, index % 12 + 1, min(day.day, 28))
+
+
+def load_shared(seed: int, today: datetime.date) -> None:
+    """The joint branch's shared work through orgs.shared: a venue with bookings by its
+    organizations (none overlapping), a tea-picking machine with one, a development fund, and
+    a tea project two years old with milestones (two done, one overdue), about thirty
+    households of its villages and two years of income."""
+    joint = Organization.objects.filter(code=JOINT_CODE).first()
+    if joint is None:
+        return
+    r = DemoRandom(f"{seed}:shared")
+    pool = list(pool_organizations(joint).order_by("code"))
+    venue = resource_create(
+        actor=None,
+        organization=joint,
+        data={
+            "kind": "venue",
+            "name": "汶联村党群服务中心",
+            "description": "位于半山村村部二楼，可容纳120人，配有投影和音响。",
+        },
+    )
+    for i, (days, start, end, purpose) in enumerate(VENUE_BOOKINGS):
+        day = today + datetime.timedelta(days=days)
+        booking_create(
+            actor=None,
+            resource=venue,
+            organization=pool[i % len(pool)],
+            data={"starts_at": _at(day, start), "ends_at": _at(day, end), "purpose": purpose},
+        )
+    machine = resource_create(
+        actor=None,
+        organization=joint,
+        data={
+            "kind": "machinery",
+            "name": "双人采茶机（2台）",
+            "description": "联建购置，存放于汶潭村茶叶合作社，使用前向联合党支部预约。",
+        },
+    )
+    first = today + datetime.timedelta(days=r.randint(3, 8))
+    booking_create(
+        actor=None,
+        resource=machine,
+        organization=pool[-1],
+        data={
+            "starts_at": _at(first, "07:00"),
+            "ends_at": _at(first + datetime.timedelta(days=2), "18:00"),
+            "purpose": "春茶采摘",
+        },
+    )
+    resource_create(
+        actor=None,
+        organization=joint,
+        data={
+            "kind": "fund",
+            "name": "汶联产业发展基金",
+            "description": "三村各出资、县乡补助，用于联建产业项目的启动和周转。",
+            "amount_yuan": decimal.Decimal("300000"),
+        },
+    )
+    units = joint.served.values_list("unit_code", flat=True)
+    homes = list(Household.objects.filter(unit__code__in=units).order_by("pk"))
+    started = datetime.date(today.year - 2, 3, 1)
+    project = project_create(
+        actor=None,
+        organization=joint,
+        data={
+            "name": "汶联高山茶产业项目",
+            "industry": "tea",
+            "investment_yuan": decimal.Decimal("1850000"),
+            "started_on": started,
+            "description": "三村连片流转山地种植高山茶，统一管护、统一加工、统一品牌，"
+            "村集体保底分红，参与农户按投工和入股分红。",
+        },
+        organizations=pool,
+        households=r.sample(homes, min(len(homes), 32)),
+    )
+    for title, months, days, done in TEA_MILESTONES:
+        due = (
+            _add_months(started, months)
+            if months is not None
+            else today + datetime.timedelta(days=days or 0)
+        )
+        milestone = milestone_add(actor=None, project=project, data={"title": title, "due_on": due})
+        if done:
+            early = datetime.timedelta(days=r.randint(0, 12))
+            milestone_done(actor=None, milestone=milestone, done_on=min(due - early, today))
+    for year, collective, households in (
+        (today.year - 2, "20000", "86000"),
+        (today.year - 1, "58000", "236500"),
+    ):
+        income_record(
+            actor=None,
+            project=project,
+            year=year,
+            collective_yuan=decimal.Decimal(collective),
+            households_yuan=decimal.Decimal(households),
+        )

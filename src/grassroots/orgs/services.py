@@ -15,14 +15,20 @@ from grassroots.audit import services as audit
 from grassroots.territory.models import Unit
 
 from .models import (
+    Activity,
     Alliance,
     Attendance,
+    Booking,
     Meeting,
     Member,
     MemberPost,
     MemberSkill,
+    Milestone,
     Organization,
     OrganizationUnit,
+    Project,
+    ProjectIncome,
+    Resource,
     Transfer,
 )
 from .selectors import is_secretary, may_edit
@@ -126,9 +132,12 @@ def organization_update(
 
 
 def orgs_clear(*, reason: str) -> None:
-    """Delete every organization and member (the demo's wipe): one audit event per kind."""
+    """Delete every organization and member, their meetings, activities and shared work (the
+    demo's wipe): one audit event per kind."""
     with transaction.atomic():
-        kinds: list[type[models.Model]] = [Alliance, Attendance, Meeting, Transfer, MemberSkill]
+        # Shared work first: it refers to organizations and alliances.
+        kinds: list[type[models.Model]] = [Booking, Resource, ProjectIncome, Milestone, Project]
+        kinds += [Activity, Alliance, Attendance, Meeting, Transfer, MemberSkill]
         kinds += [MemberPost, Member, OrganizationUnit, Organization]
         for model in kinds:
             if model is Organization:
