@@ -147,6 +147,7 @@ def detail(request: HttpRequest, code: str) -> HttpResponse:
     )
     members = _members(org) if request.user.has_perm("orgs.view_member") else None
     units, total = unit_figures(org)
+    vacant_since = secretary_vacant_since(org)
     context = {
         "org": org,
         "year": year,
@@ -161,7 +162,8 @@ def detail(request: HttpRequest, code: str) -> HttpResponse:
         "activities": activities[:50],
         "members": members,
         "overdue": set(conversions_overdue(org.members.all(), today).values_list("pk", flat=True)),
-        "vacant_since": secretary_vacant_since(org),
+        "vacant_since": vacant_since,
+        "vacant_days": (today - vacant_since).days if vacant_since else 0,
         "alliances": org.alliances.order_by("code"),
         "units": units,
         "total": total,
