@@ -556,7 +556,7 @@ class Photo(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.file.name
+        return str(self.file.name)
 
 
 class LifeReminder(models.Model):

@@ -87,7 +87,7 @@ def org_tree(
             if org.pk in seen:
                 continue
             seen.add(org.pk)
-            c = counts.get(org.pk, {})
+            c: dict[str, Any] = dict(counts.get(org.pk, {}))
             result.append(
                 TreeRow(
                     org,

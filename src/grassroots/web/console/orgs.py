@@ -5,7 +5,8 @@ branch's villages with their combined figures), the talent pool search."""
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -18,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from grassroots.accounts.models import User
 from grassroots.orgs.activities import member_reveal, photos_add
 from grassroots.orgs.life import life
 from grassroots.orgs.models import (
@@ -44,6 +46,11 @@ from grassroots.web.paging import sorted_page
 from .orgs_forms import MeetingForm, RevealForm, TalentForm
 
 FIRST_YEAR = 2000
+
+
+def signed_in(request: HttpRequest) -> User:
+    """The user of a view behind `login_required`."""
+    return cast("User", request.user)
 
 
 def year_of(request: HttpRequest, today: datetime.date) -> int:
@@ -103,7 +110,7 @@ def _members(org: Organization) -> list[Member]:
     for member_id, post in MemberPost.objects.filter(
         organization=org, ended_on__isnull=True
     ).values_list("member_id", "post"):
-        posts.setdefault(member_id, []).append(Post(post).label)
+        posts.setdefault(member_id, []).append(str(Post(post).label))
     skills: dict[int, list[str]] = {}
     for member_id, skill in MemberSkill.objects.filter(member__organization=org).values_list(
         "member_id", "skill"
@@ -188,12 +195,14 @@ def meeting_new(request: HttpRequest, code: str) -> HttpResponse:
         try:
             with transaction.atomic():
                 meeting = meeting_record(
-                    actor=request.user,
+                    actor=signed_in(request),
                     organization=org,
                     data=form.data_for_service(),
                     attendance=form.attendance(),
                 )
-                photos_add(actor=request.user, uploads=form.cleaned_data["photos"], meeting=meeting)
+                photos_add(
+                    actor=signed_in(request), uploads=form.cleaned_data["photos"], meeting=meeting
+                )
         except ValidationError as exc:
             form.add_service_errors(exc.message_dict)
         else:
@@ -229,7 +238,7 @@ def member_reveal_page(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             value, _event = member_reveal(
-                user=request.user,
+                user=signed_in(request),
                 member=member,
                 field=form.cleaned_data["field"],
                 reason=form.cleaned_data["reason"],
@@ -296,6 +305,10 @@ def talent_search(request: HttpRequest) -> HttpResponse:
     return render(request, "web/console/orgs_talent.html", context)
 
 
-TALENT_SORTS = {"available": ["-available", "name"], "name": ["name"], "org": ["organization"]}
+TALENT_SORTS: dict[str, Sequence[str]] = {
+    "available": ["-available", "name"],
+    "name": ["name"],
+    "org": ["organization"],
+}
 # The skills offered as suggestions (any text may be searched).
 SKILLS = ["种植", "养殖", "电商", "法律", "医疗", "建筑", "教育", "农机", "财会", "文艺"]
