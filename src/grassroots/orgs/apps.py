@@ -9,4 +9,8 @@ class OrgsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the periodic task (the branch life reminders) with the worker.
-        from . import tasks  # noqa: F401
+        # Adds the member records to a person's copy and anonymization (registry).
+        from . import (
+            personal_data,  # noqa: F401
+            tasks,  # noqa: F401
+        )

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,28 @@ _ANONYMIZED_FIELDS = (
     "tags",
     "updated_at",
 )
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Personal data about a person that an app above the registry holds (a party member's
+    record, …): `export(number, actor)` returns the person's own rows of it in full, for the
+    document's section `key`; `anonymize(number, synthetic, actor, reason)` removes the identity
+    from them (audited) and returns how many rows it changed. Both run in the request's
+    transaction, after the registry found the person in the actor's scope."""
+
+    key: str
+    export: Callable[[str, Any], list[dict[str, Any]]]
+    anonymize: Callable[[str, str, Any, str], int]
+
+
+HOLDERS: list[Holder] = []
+
+
+def register_holder(holder: Holder) -> None:
+    """An app's AppConfig.ready registers what it holds about people (once per key)."""
+    if all(h.key != holder.key for h in HOLDERS):
+        HOLDERS.append(holder)
 
 
 class PersonNotFound(LookupError):
@@ -218,6 +241,8 @@ def person_export(*, actor: User | None, id_number: str, reason: str = "") -> di
             "generated_by": current().actor()[1],
             "id_number": rows[0].id_number,
             "records": [_record_document(r, kinds, others, history[str(r.pk)]) for r in rows],
+            # What the apps above the registry hold about them (HOLDERS).
+            **{h.key: h.export(rows[0].id_number, actor) for h in HOLDERS},
         }
         for r in rows:
             audit.record(
@@ -290,4 +315,6 @@ def person_anonymize(*, actor: User | None, id_number: str, reason: str = "") ->
                 action=Event.Action.ANONYMIZE,
                 reason=reason,
             )
+        for holder in HOLDERS:
+            holder.anonymize(parsed.number, number, actor, reason)
     return Anonymized(rows=rows, label=rows[0].audit_label)
