@@ -129,7 +129,21 @@ def test_who_may_book(world: Any, sw: Any) -> None:
     banshan = f.user("banshan", "village_secretary", world.village_b1.code)
     with pytest.raises(PermissionDenied):
         book(banshan, sw.venue, sw.orgs["XM-ZB"], 15, 16)
-    assert sw.venue.bookings.count() == 2
+    # 水东's secretary books for the organizations serving 水东, not for 西门's branch, and
+    # cancels none of its bookings; the town does both.
+    with pytest.raises(PermissionDenied):
+        book(world.users["secretary"], sw.venue, sw.orgs["XM-ZB"], 15, 16)
+    theirs = book(world.users["official"], sw.venue, sw.orgs["XM-ZB"], 15, 16)
+    assert shared.bookable_for(world.users["secretary"], sw.venue) == [
+        sw.orgs["SD-ZB"],
+        sw.orgs["SX-LH"],
+    ]
+    assert shared.cancellable(world.users["secretary"], sw.venue, [sw.booking, theirs]) == {
+        sw.booking.pk
+    }
+    with pytest.raises(PermissionDenied):
+        shared.booking_cancel(actor=world.users["secretary"], booking=theirs)
+    assert sw.venue.bookings.count() == 3
 
 
 def test_a_booking_is_audited_and_cancelled_by_who_may_book(world: Any, sw: Any) -> None:

@@ -6,9 +6,10 @@ Who writes:
 - a resource or a project: whoever edits the organization that owns or leads it (the town above
   all its units, or the county: selectors.may_edit), with the role's permission
   (orgs.add_/change_resource, orgs.add_/change_project);
-- a booking: with orgs.add_booking, whoever edits the resource's organization, or the booking
-  organization, or is the secretary of a village or community one of them serves. The booking
-  organization is one of the resource's pool (selectors.pool_organizations: a joint branch and
+- a booking: with orgs.add_booking, whoever edits the resource's organization, or speaks for
+  the booking organization (edits it, or is the secretary of a village or community it serves);
+  it is cancelled by the same, or by who made it. The booking organization is one of the
+  resource's pool (selectors.pool_organizations: a joint branch and
   the organizations of its villages, or an alliance's organizations). Bookings of one resource
   never overlap: the resource's row is locked while the clash is looked for.
 """
@@ -85,19 +86,16 @@ def _speaks_for(user: User | Any, organization: Organization) -> bool:
     return any(code in codes for code in user.scope_codes())
 
 
-def may_book(
-    user: User | Any, resource: Resource, organization: Organization | None = None
-) -> bool:
-    """Whether `user` may book `resource` (for `organization`, when known) or cancel such a
-    booking: with orgs.add_booking, whoever speaks for the resource's organization or the
-    booking organization."""
+def may_book(user: User | Any, resource: Resource, organization: Organization) -> bool:
+    """Whether `user` may book `resource` for `organization`, or cancel its booking: with
+    orgs.add_booking, whoever edits the resource's organization (the town, the county), or
+    speaks for the booking organization (a village's secretary for the organizations serving
+    their village). Whether the organization shares the resource is checked apart."""
     if _trusted(user):
         return True
     if not user.has_perm("orgs.add_booking"):
         return False
-    if _speaks_for(user, resource.organization):
-        return True
-    return organization is not None and _speaks_for(user, organization)
+    return may_edit(user, _served(resource.organization)) or _speaks_for(user, organization)
 
 
 def resource_pool(resource: Resource) -> QuerySet[Organization]:
@@ -276,7 +274,7 @@ def bookable_for(user: User | Any, resource: Resource) -> list[Organization]:
     if not _trusted(user) and not user.has_perm("orgs.add_booking"):
         return []
     pool = list(resource_pool(resource).order_by("code"))
-    if _trusted(user) or _speaks_for(user, resource.organization):
+    if _trusted(user) or may_edit(user, _served(resource.organization)):
         return pool
     return [org for org in pool if _speaks_for(user, org)]
 
