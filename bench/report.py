@@ -412,6 +412,13 @@ KINDS = {
 }
 
 
+PLAN_WIDTH, PLAN_LINES = 160, 40
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _orgs_world(r: dict[str, Any]) -> str:
     w = r["world"]
     kinds = ", ".join(f"{n:,} {KINDS.get(k, k)}" for k, n in sorted(w["by_kind"].items()))
@@ -437,6 +444,12 @@ def _orgs_world(r: dict[str, Any]) -> str:
         + "."
         + (f" Built in {built:.0f} s." if built else "")
         + (
+            f" Load average (1 min) {r['load'][0]:.1f} before the measures, {r['load'][1]:.1f} "
+            "after."
+            if "load" in r
+            else ""
+        )
+        + (
             ""
             if w.get("talent_api")
             else " `GET /api/v1/orgs/talent` did not exist yet: only the selector was timed."
@@ -458,9 +471,9 @@ def render_orgs(results: list[dict[str, Any]], info: dict[str, str], command: st
             "",
             _orgs_world(r),
             "",
-            f"| measure | signed in as | first | median of {runs} | best | queries (in SQL) "
-            "| size | baseline: median | ÷ baseline | target |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            f"| measure | signed in as | first | median of {runs} | best | CPU, this process "
+            "| queries (in SQL) | size | baseline: median | ÷ baseline | target |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for m in r["measures"]:
             base = m["baseline"]
@@ -471,6 +484,7 @@ def render_orgs(results: list[dict[str, Any]], info: dict[str, str], command: st
                 _s(m["first"]),
                 f"**{_s(m['median'])}**",
                 _s(m["best"]),
+                _s(m["cpu"]),
                 f"{m['queries']} ({_s(m['sql_seconds'])})",
                 size,
                 f"{base['label']}: {_s(base['median'])}",
@@ -478,6 +492,16 @@ def render_orgs(results: list[dict[str, Any]], info: dict[str, str], command: st
                 f"≤ {m['target'] * 1000:.0f} ms: {_verdict(m['median'], m['target'])}",
             ]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        breakdown = r["world"].get("tree_breakdown")
+        if breakdown:
+            lines += [
+                "",
+                f"The plain SQL of the county's tree for this year, statement by statement (median "
+                f"of {runs}): "
+                + "; ".join(f"{label} {_s(seconds)}" for label, seconds in breakdown.items())
+                + ". The what-if reads the same attendance figures from a scratch table of "
+                "counts per meeting (built untimed and dropped).",
+            ]
         # The slowest statement of each measure that missed its target, with its plan.
         shown: set[str] = set()
         slow = []
@@ -485,20 +509,30 @@ def render_orgs(results: list[dict[str, Any]], info: dict[str, str], command: st
             if m["median"] <= m["target"] or not m["slowest"]:
                 continue
             top = m["slowest"][0]
-            key = top["sql"][:150]
+            key = top.get("key", top["sql"])
             if key in shown:
                 slow.append(f"- {m['name']}: the same statement, {_s(top['seconds'])}.")
                 continue
             shown.add(key)
             slow += [
-                f"- {m['name']}: {_s(top['seconds'])} of {_s(m['sql_seconds'])} in SQL in "
-                f"`{top['sql'][:300]}`",
+                f"- {m['name']} ({_s(m['median'])}): {_s(top['seconds'])} of "
+                f"{_s(m['sql_seconds'])} in SQL in `{top['sql'][:300]}`",
                 "",
                 "  ```",
-                *(f"  {line}" for line in top["plan"].splitlines()),
+                *(f"  {_cut(line, PLAN_WIDTH)}" for line in top["plan"].splitlines()[:PLAN_LINES]),
                 "  ```",
             ]
         if slow:
-            lines += ["", f"{engine}, the slowest statement of each measure over its target:", ""]
+            lazily = (
+                " (timed inside `execute()`: the rows SQLite yields lazily after it returns are "
+                "not counted)"
+                if r["engine"] == "sqlite"
+                else ""
+            )
+            lines += [
+                "",
+                f"{engine}, the slowest statement of each measure over its target{lazily}:",
+                "",
+            ]
             lines += slow
     return "\n".join(lines)
