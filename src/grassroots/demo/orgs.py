@@ -282,7 +282,7 @@ VENUE_BOOKINGS = (
 )
 # The tea project's milestones: (title, due in months after the start or None, due in days
 # from today, done).
-TEA_MILESTONES = (
+TEA_MILESTONES: tuple[tuple[str, int | None, int | None, bool], ...] = (
     ("茶园土地流转与整地", 3, None, True),
     ("种植高山茶苗 300 亩", 9, None, True),
     ("建成茶叶初制加工厂", None, -45, False),  # overdue
@@ -375,12 +375,11 @@ def load_shared(seed: int, today: datetime.date) -> None:
         organizations=pool,
         households=r.sample(homes, min(len(homes), 32)),
     )
-    for title, months, days, done in TEA_MILESTONES:
-        due = (
-            _add_months(started, months)
-            if months is not None
-            else today + datetime.timedelta(days=days or 0)
-        )
+    for title, months, offset, done in TEA_MILESTONES:
+        if months is not None:
+            due = _add_months(started, months)
+        else:
+            due = today + datetime.timedelta(days=offset or 0)
         milestone = milestone_add(actor=None, project=project, data={"title": title, "due_on": due})
         if done:
             early = datetime.timedelta(days=r.randint(0, 12))

@@ -5,6 +5,7 @@ households taking part. Reads through orgs.shared's selectors, writes through it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import messages
@@ -16,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from grassroots.accounts.models import User
 from grassroots.orgs.models import Booking, Project, Resource
 from grassroots.orgs.shared import (
     bookable_for,
@@ -36,13 +38,24 @@ from grassroots.web.paging import sorted_page
 
 from .orgs_shared_forms import BookingForm, DoneForm, IncomeForm, MilestoneForm
 
-RESOURCE_SORTS = {"kind": ["kind", "name"], "name": ["name"], "next": ["next_booking"]}
-PROJECT_SORTS = {
+RESOURCE_SORTS: dict[str, Sequence[str]] = {
+    "kind": ["kind", "name"],
+    "name": ["name"],
+    "next": ["next_booking"],
+}
+PROJECT_SORTS: dict[str, Sequence[str]] = {
     "started": ["started_on"],
     "name": ["name"],
     "investment": ["investment_yuan"],
     "overdue": ["milestones_overdue"],
 }
+
+
+def _user(request: HttpRequest) -> User:
+    """The signed-in user (the pages are behind login_required)."""
+    user = request.user
+    assert isinstance(user, User)
+    return user
 
 
 @login_required
@@ -96,7 +109,7 @@ def resource(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             booking = booking_create(
-                actor=request.user,
+                actor=_user(request),
                 resource=row,
                 organization=form.cleaned_data["organization"],
                 data=form.data_for_service(),
@@ -122,7 +135,7 @@ def _cancel(request: HttpRequest, row: Resource) -> HttpResponse:
         raise Http404(_("No such booking."))
     booking = get_object_or_404(Booking.objects.filter(resource=row), pk=int(raw))
     try:
-        booking_cancel(actor=request.user, booking=booking)
+        booking_cancel(actor=_user(request), booking=booking)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -197,11 +210,11 @@ def project(request: HttpRequest, pk: int) -> HttpResponse:
 def _write(request: HttpRequest, row: Project, name: str, data: dict[str, Any]) -> str:
     """Run the service a project form stands for; the message to show once done."""
     if name == "milestone":
-        milestone = milestone_add(actor=request.user, project=row, data=data)
+        milestone = milestone_add(actor=_user(request), project=row, data=data)
         return _("Milestone “%(title)s” added.") % {"title": milestone.title}
     if name == "done":
         milestone = get_object_or_404(row.milestones.all(), pk=data["milestone"])
-        milestone_done(actor=request.user, milestone=milestone, done_on=data["done_on"])
+        milestone_done(actor=_user(request), milestone=milestone, done_on=data["done_on"])
         return _("Milestone “%(title)s” done.") % {"title": milestone.title}
-    income = income_record(actor=request.user, project=row, **data)
+    income = income_record(actor=_user(request), project=row, **data)
     return _("Income of %(year)s recorded.") % {"year": income.year}
