@@ -168,3 +168,12 @@ def test_amounts_are_grouped_by_thousands_with_cents_only_when_any() -> None:
     assert yuan(decimal.Decimal("32000.5")) == "32,000.50"
     assert yuan(0) == "0"
     assert yuan(None) == ""
+
+
+def test_a_joint_branchs_page_leads_to_its_shared_work(login: Any, sw: Any) -> None:
+    page = login("secretary").get("/console/orgs/SX-LH/").content.decode()
+    assert 'href="/console/orgs/resources/"' in page
+    assert 'href="/console/orgs/projects/"' in page
+    # An ordinary branch in no alliance shares nothing.
+    plain = login("outsider").get("/console/orgs/BS-ZB/").content.decode()
+    assert 'id="shared-work"' not in plain
