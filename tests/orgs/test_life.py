@@ -19,7 +19,7 @@ from grassroots.audit.models import Event
 from grassroots.orgs.imports import import_orgs
 from grassroots.orgs.imports_members import import_members
 from grassroots.orgs.life import life, periods
-from grassroots.orgs.models import LifeRequirement, Member, Organization
+from grassroots.orgs.models import LifeRequirement, Meeting, Member, Organization
 from grassroots.orgs.services import meeting_record
 from tests import factories as f
 
@@ -170,7 +170,7 @@ def test_the_command_prints_the_life_as_json(branch: Organization) -> None:
         )
 
 
-def test_the_overview_of_many_organizations_takes_three_queries(
+def test_the_overview_of_many_organizations_takes_two_queries(
     branch: Organization, django_assert_num_queries: Any
 ) -> None:
     from grassroots.orgs.life import life_overview
@@ -179,7 +179,30 @@ def test_the_overview_of_many_organizations_takes_three_queries(
     record(branch, "party_lecture", D(2026, 2, 1))
     record(other, "party_lecture", D(2026, 5, 1))
     orgs = list(Organization.objects.order_by("code"))
-    with django_assert_num_queries(3):  # requirements, meetings, attendance
+    with django_assert_num_queries(2):  # requirements, meetings with their attendance counts
         lives = life_overview(orgs, D(2026, 1, 1), D(2026, 6, 30))
     assert lives[branch.pk].kinds["party_lecture"].missing_periods == ["2026Q2"]
     assert lives[other.pk].kinds["party_lecture"].missing_periods == ["2026Q1"]
+
+
+def test_the_attendance_counts_kept_on_a_meeting_are_its_attendance(branch: Organization) -> None:
+    """The counts the overview sums are those of the attendance rows, and the migration that
+    added them counts the meetings recorded before."""
+    import importlib
+
+    from django.apps import apps
+
+    people = list(branch.members.order_by("pk").values_list("pk", flat=True))
+    meeting = record(
+        branch,
+        "member_meeting",
+        D(2026, 3, 2),
+        {people[0]: ("present", ""), people[1]: ("absent", "生病"), people[2]: ("leave", "")},
+    )
+    assert (meeting.present_count, meeting.absent_count, meeting.leave_count) == (1, 1, 1)
+    Meeting.objects.filter(pk=meeting.pk).update(present_count=0, absent_count=0, leave_count=0)
+    migration = importlib.import_module("grassroots.orgs.migrations.0006_meeting_attendance_counts")
+    migration.fill(apps, None)
+    meeting.refresh_from_db()
+    assert (meeting.present_count, meeting.absent_count, meeting.leave_count) == (1, 1, 1)
+    assert life(branch, D(2026, 1, 1), D(2026, 3, 31)).attendance_rate == 0.5

@@ -361,6 +361,11 @@ class Meeting(models.Model):
     topic = models.CharField(_("topic"), max_length=200)
     place = models.CharField(_("place"), max_length=200, blank=True)
     minutes = models.TextField(_("minutes"), blank=True)
+    # The attendance counted when it is recorded (services.meeting_record): a county's year of
+    # branch life sums these instead of counting hundreds of thousands of attendance rows.
+    present_count = models.PositiveIntegerField(default=0, editable=False)
+    absent_count = models.PositiveIntegerField(default=0, editable=False)
+    leave_count = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = ThroughOrganizationQuerySet.as_manager()

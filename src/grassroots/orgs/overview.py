@@ -7,7 +7,7 @@ life over a range of dates. A fixed number of queries whatever the number of org
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Q
@@ -28,18 +28,18 @@ class TreeRow:
     conversions_overdue: int
     has_secretary: bool
     life: Life
+    # Summed once: a county's page shows some 300 rows.
+    held: int = field(init=False)
+    required: int = field(init=False)
+    missing: int = field(init=False)
+    attendance_percent: int = field(init=False)
 
-    @property
-    def held(self) -> int:
-        return sum(k.held for k in self.life.kinds.values())
-
-    @property
-    def required(self) -> int:
-        return sum(k.required for k in self.life.kinds.values())
-
-    @property
-    def missing(self) -> int:
-        return sum(len(k.missing_periods) for k in self.life.kinds.values())
+    def __post_init__(self) -> None:
+        kinds = self.life.kinds.values()
+        self.held = sum(k.held for k in kinds)
+        self.required = sum(k.required for k in kinds)
+        self.missing = sum(len(k.missing_periods) for k in kinds)
+        self.attendance_percent = round(self.life.attendance_rate * 100)
 
 
 def year_range(year: int, today: datetime.date) -> tuple[datetime.date, datetime.date]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from .models import (
@@ -108,10 +108,15 @@ def talent(
     group: Organization | Alliance, skill: str = "", *, available_only: bool = False
 ) -> QuerySet[Member]:
     """The members of the pool (pool_organizations) with `skill` (all when empty), available
-    ones first: a search by skill reads the skill's index, then those members."""
-    members = Member.objects.filter(organization__in=pool_organizations(group))
+    ones first. The pool's organizations are read first (a handful of ids: the planners
+    misjudged the pool as a subquery and read every member of the county), then their members,
+    each tested for the skill through the index on (member, skill)."""
+    pool = list(pool_organizations(group).values_list("pk", flat=True))
+    members = Member.objects.filter(organization_id__in=pool)
     if skill:
-        members = members.filter(pk__in=MemberSkill.objects.filter(skill=skill).values("member_id"))
+        members = members.filter(
+            Exists(MemberSkill.objects.filter(member=OuterRef("pk"), skill=skill))
+        )
     if available_only:
         members = members.filter(available=True)
     return members.select_related("organization").order_by("-available", "name", "pk")

@@ -203,15 +203,18 @@ def meeting_record(
         errors.setdefault("held_on", []).append(_("a meeting is recorded once it is held"))
     if errors:
         raise ValidationError(errors)
+    counts = {
+        s: sum(1 for st, _r in attendance.values() if st == s) for s in Attendance.Status.values
+    }
+    meeting.present_count = counts[Attendance.Status.PRESENT]
+    meeting.absent_count = counts[Attendance.Status.ABSENT]
+    meeting.leave_count = counts[Attendance.Status.LEAVE]
     with transaction.atomic():
         meeting.save()
         Attendance.objects.bulk_create(
             Attendance(meeting=meeting, member_id=m, status=s, reason=r.strip())
             for m, (s, r) in attendance.items()
         )
-        counts = {
-            s: sum(1 for st, _r in attendance.values() if st == s) for s in Attendance.Status.values
-        }
         changes = {k: [None, v] for k, v in audit.snapshot(meeting).items() if v not in (None, "")}
         changes["attendance"] = [None, counts]
         audit.changed(meeting, changes, action=audit.Event.Action.CREATE)

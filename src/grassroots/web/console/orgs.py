@@ -86,6 +86,10 @@ def tree(request: HttpRequest) -> HttpResponse:
         "years": list(range(today.year, max(FIRST_YEAR, today.year - 5) - 1, -1)),
         "kind": kind,
         "kinds": Organization.Kind.choices,
+        "kind_labels": {value: str(label) for value, label in Organization.Kind.choices},
+        # The organization pages' address, joined with each code in the template (a reverse()
+        # per row was a third of a county page's time).
+        "orgs_url": reverse("console:orgs"),
         "gaps_only": gaps_only,
         "since": since,
         "until": until,
