@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from typing import Any
+from typing import Annotated, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, WithJsonSchema
 
 from grassroots.core.api_support import (
     SOME_TEXT_PATTERN,
@@ -46,6 +46,14 @@ from .shared import (
     resources_for,
 )
 
+# Resource.Kind is named Kind like Grid.Kind: without a name of its own the OpenAPI document
+# would describe the grids' kind with the resources' values (schemathesis found it).
+ResourceKind = Annotated[
+    Resource.Kind,
+    WithJsonSchema({"title": "ResourceKind", "type": "string", "enum": list(Resource.Kind.values)}),
+]
+
+
 router = Router(tags=["orgs"])
 
 _RESOURCE_SCOPE = (
@@ -67,7 +75,7 @@ class SharedOrgRef(Schema):
 
 class ResourceOut(Schema):
     id: int
-    kind: Resource.Kind = Field(description="venue, machinery or fund.")
+    kind: ResourceKind = Field(description="venue, machinery or fund.")
     name: str
     description: str
     amount_yuan: decimal.Decimal | None = Field(description="A fund's amount, in yuan.")
@@ -176,7 +184,7 @@ class ProjectFilters(Schema):
 
 
 class ResourceFilters(Schema):
-    kind: Resource.Kind | None = Field(None, description="Only resources of this kind.")
+    kind: ResourceKind | None = Field(None, description="Only resources of this kind.")
     org: TextFilter = filter_field("An organization's code: the resources it owns.")
 
 
