@@ -21,6 +21,7 @@ from django.utils import timezone
 from ninja import Field, File, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
+from pydantic import field_validator
 
 from grassroots.cases.intake import MAX_PHOTOS
 from grassroots.core.api_support import (
@@ -30,6 +31,7 @@ from grassroots.core.api_support import (
     ErrorOut,
     PageQuery,
     TextFilter,
+    check_unit_code,
     filter_field,
     paginate,
     require_perm,
@@ -168,6 +170,11 @@ class OrganizationFilters(Schema):
         "Organizations serving a unit under this code.", UNIT_CODE_PATTERN
     )
     q: TextFilter = filter_field("Part of the name or the code.")
+
+    @field_validator("unit")
+    @classmethod
+    def _unit(cls, value: str | None) -> str | None:
+        return check_unit_code(value)
 
 
 @router.get(
@@ -582,7 +589,7 @@ class TalentQuery(Schema):
         description="The code of a joint branch (its members and those of its villages' "
         "organizations) or of an alliance (the members of its organizations). One outside your "
         "scope finds nobody.",
-        json_schema_extra={"pattern": r"^[A-Za-z0-9-]+$"},
+        pattern=r"^[A-Za-z0-9-]+$",
     )
     skill: TextFilter = filter_field("A skill: 种植, 电商, 法律, 医疗, 建筑, 养殖, …")
     available: bool = Field(False, description="Only members available for shared work.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from ninja import Field, Schema
 
@@ -166,7 +166,9 @@ class ActivityIn(Schema):
     minutes: str = Field("", max_length=20000)
     guests: int = Field(0, ge=0, le=100000)
     organizations: list[str] = Field(default_factory=list, max_length=100)
-    attendees: list[int] = Field(default_factory=list, max_length=5000)
+    attendees: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+        default_factory=list, max_length=5000, description="Ids of the members present."
+    )
 
 
 class AllianceOut(Schema):
