@@ -20,8 +20,11 @@ meetings); their attendance (member meetings, party lectures and theme days: eve
 the organization; committee meetings: the committee's post holders; group meetings: one party
 group of about 10), present, absent with a reason or on leave; a few alliances. Members,
 posts, skills and meetings go in with bulk_create, attendance with executemany (SQLite) or COPY
-(PostgreSQL), its plain indexes dropped and rebuilt as bench/cases.py does. PostgreSQL gets the
-VACUUM ANALYZE autovacuum would run; SQLite no ANALYZE, as in production.
+(PostgreSQL), its plain indexes dropped and rebuilt as bench/cases.py does; these bypass
+`orgs.services.meeting_record`, so each meeting's attendance counts (present, absent, on leave)
+are then filled by one UPDATE from the attendance grouped by meeting, and a sample of meetings is
+checked against its rows. PostgreSQL gets the VACUUM ANALYZE autovacuum would run; SQLite no
+ANALYZE, as in production.
 
 Then it times, warm (the first call on a new database connection, then the median and the best
 of --runs):
@@ -29,13 +32,14 @@ of --runs):
 - the console page GET /console/orgs/ (the tree for this year) and ?year=<last year>, as a
   county administrator (past two-factor sign-in, as the role requires) and as a town official,
   with Django's test client, server-side as the application answers it; baseline: the plain SQL
-  reading the same rows (the organizations in scope, their members counted, their secretaries,
-  the year's meetings, its attendance counted per organization and status), five statements
-  through the database cursor;
+  reading the same rows as `org_tree()` (the organizations in scope, their members counted,
+  their secretaries, the meetings from the start of the range's first period with the counts each
+  keeps), four statements through the database cursor;
 - the talent search: GET /api/v1/orgs/talent?group=<joint branch>&skill=种植 with a Bearer token
   when the endpoint exists (it is looked up in the URL patterns), and the selector
   `orgs.selectors.talent(group, "种植")`, its first 50 as a list, for the joint branch and for an
-  alliance; baseline: the plain SQL reading the same 50 rows from the pool's organizations.
+  alliance; baseline: the plain SQL reading the same 50 rows from the pool's organizations
+  (given as ids, the skill tested with EXISTS, as the selector does).
 
 For each measure one more call (not timed with the others) times its statements one by one (a
 wrapper around the cursor) and explains the slowest three (SQLite: EXPLAIN QUERY PLAN;
@@ -465,7 +469,70 @@ class Build:
                                     copy.write_row(row)
                 count += len(batch)
             say(f"{count:,} attendance rows; rebuilding the indexes")
+        self.attendance_count = count
         return count
+
+    def meeting_counts(self) -> int:
+        """The attendance counts each meeting keeps (meeting_record writes them; the bulk load
+        above bypasses it): one UPDATE from the attendance grouped by meeting, as migration
+        orgs 0006 fills them for the meetings recorded before (UPDATE … FROM needs SQLite
+        3.33)."""
+        from django.db import connection, transaction
+
+        statuses = ["present", "absent", "leave"]
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE orgs_meeting SET present_count = c.present, absent_count = c.absent,"
+                " leave_count = c.on_leave FROM (SELECT meeting_id,"
+                " SUM(CASE WHEN status = %s THEN 1 ELSE 0 END) AS present,"
+                " SUM(CASE WHEN status = %s THEN 1 ELSE 0 END) AS absent,"
+                " SUM(CASE WHEN status = %s THEN 1 ELSE 0 END) AS on_leave"
+                " FROM orgs_attendance GROUP BY meeting_id) AS c"
+                " WHERE orgs_meeting.id = c.meeting_id",
+                statuses,
+            )
+            return cursor.rowcount
+
+    def check_counts(self, sample: int = 500) -> None:
+        """The counts against the attendance rows: their sum over all meetings, and each
+        status of a sample of meetings (drawn with its own generator: the county's stays as
+        it was)."""
+        from django.db.models import Count, Sum
+
+        from grassroots.orgs.models import Attendance, Meeting
+
+        total = Meeting.objects.aggregate(
+            p=Sum("present_count"), a=Sum("absent_count"), l=Sum("leave_count")
+        )
+        summed = sum(v or 0 for v in total.values())
+        if summed != self.attendance_count:
+            raise SystemExit(
+                f"meeting counts: {summed:,} summed, {self.attendance_count:,} attendance rows"
+            )
+        ids = random.Random(len(self.held)).sample(
+            [m for m, *_rest in self.held], min(sample, len(self.held))
+        )
+        found: dict[int, Counter[str]] = {}
+        for meeting, status, n in (
+            Attendance.objects.filter(meeting_id__in=ids)
+            .order_by()
+            .values_list("meeting_id", "status")
+            .annotate(n=Count("id"))
+        ):
+            found.setdefault(meeting, Counter())[status] = n
+        wrong = [
+            (pk, counts, dict(found.get(pk, {})))
+            for pk, *counts in Meeting.objects.filter(pk__in=ids).values_list(
+                "pk", "present_count", "absent_count", "leave_count"
+            )
+            if counts != [found.get(pk, Counter())[s] for s in ("present", "absent", "leave")]
+        ]
+        if wrong:
+            raise SystemExit(f"meeting counts differ from the attendance rows: {wrong[:5]}")
+        say(
+            f"meeting counts: {summed:,} in all, as the attendance rows; {len(ids)} meetings "
+            "checked status by status"
+        )
 
     # Alliances and people ------------------------------------------------------------------------
 
@@ -539,6 +606,8 @@ def build(args: argparse.Namespace, workdir: Path, timer: Any) -> None:
     timer.run(f"meetings ({args.years} years)", b.meetings)
     reset_sequences()
     timer.run("attendance", b.attendance)
+    timer.run("meeting counts (one UPDATE)", b.meeting_counts)
+    b.check_counts()
     timer.run("alliances", b.alliances)
     timer.run(
         "vacuum/analyze/checkpoint" if args.engine == "postgresql" else "checkpoint", after_load
@@ -688,21 +757,28 @@ def _in(ids: list[int]) -> str:
 def tree_statements(
     code: str, since: datetime.date, until: datetime.date
 ) -> list[tuple[str, Callable[[list[int]], tuple[str, list[Any]]]]]:
-    """The plain SQL reading the rows of the tree of `code` for [since, until]: the
-    organizations in scope, then four statements over their ids (members counted, secretaries,
-    the range's meetings, its attendance counted per organization and status)."""
+    """The plain SQL reading the rows `org_tree()` reads for `code` and [since, until]: the
+    organizations in scope, then three statements over their ids (members counted, secretaries,
+    the meetings with the attendance counts each keeps, from the start of the range's first
+    period as `life_overview()` reads them)."""
     from django.db import connection
     from django.utils import timezone
 
     from grassroots.core.scoping import Scope, ancestors, code_upper_bound
-    from grassroots.orgs.models import add_years
+    from grassroots.orgs.life import periods, requirements
+    from grassroots.orgs.models import MeetingKind, add_years
 
     assert code_upper_bound(code) is not None
     above = ancestors(code, longest=12)
     scope_sql, scope_params = Scope.of(code).sql("unit_code")
     adapt = connection.ops.adapt_datefield_value
     overdue = adapt(add_years(timezone.localdate(), -1))
-    dates = [adapt(since), adapt(until)]
+    rules = requirements()
+    start = min(
+        (p.start for kind in MeetingKind.values for p in periods(rules[kind][0], since, until)),
+        default=since,
+    )
+    dates = [adapt(start), adapt(until)]
     return [
         (
             "organizations in scope",
@@ -732,20 +808,11 @@ def tree_statements(
             ),
         ),
         (
-            "the year's meetings",
+            "the meetings with their attendance counts",
             lambda ids: (
-                "SELECT organization_id, kind, held_on FROM orgs_meeting"
-                f" WHERE organization_id IN ({_in(ids)}) AND held_on >= %s AND held_on <= %s",
-                [*ids, *dates],
-            ),
-        ),
-        (
-            "the year's attendance counted",
-            lambda ids: (
-                "SELECT m.organization_id, a.status, COUNT(*) FROM orgs_attendance a"
-                " JOIN orgs_meeting m ON m.id = a.meeting_id"
-                f" WHERE m.organization_id IN ({_in(ids)}) AND m.held_on >= %s"
-                " AND m.held_on <= %s GROUP BY m.organization_id, a.status",
+                "SELECT organization_id, kind, held_on, present_count, absent_count, leave_count"
+                f" FROM orgs_meeting WHERE organization_id IN ({_in(ids)})"
+                " AND held_on >= %s AND held_on <= %s",
                 [*ids, *dates],
             ),
         ),
@@ -753,7 +820,7 @@ def tree_statements(
 
 
 def tree_sql(code: str, since: datetime.date, until: datetime.date) -> Callable[[], int]:
-    """Baseline of the tree: its five statements in a row; returns the rows read."""
+    """Baseline of the tree: its statements in a row; returns the rows read."""
     from django.db import connection
 
     statements = tree_statements(code, since, until)
@@ -775,10 +842,7 @@ def tree_sql(code: str, since: datetime.date, until: datetime.date) -> Callable[
 def tree_breakdown(
     code: str, since: datetime.date, until: datetime.date, runs: int
 ) -> dict[str, float]:
-    """The median of each statement of the tree's baseline alone, and what the attendance
-    figures would cost if each meeting kept its counts (present, absent, on leave): the same
-    sums from a scratch table of per-meeting counts with an index on (organization, date),
-    built untimed and dropped after."""
+    """The median of each statement of the tree's baseline alone."""
     from django.db import connection
 
     statements = tree_statements(code, since, until)
@@ -794,43 +858,13 @@ def tree_breakdown(
 
         return action
 
-    found = {label: timed_runs(run(*st(ids)), runs)["median"] for label, st in statements}
-    adapt = connection.ops.adapt_datefield_value
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS bench_meeting_counts")
-        cursor.execute(
-            "CREATE TABLE bench_meeting_counts AS SELECT m.id, m.organization_id, m.held_on,"
-            " SUM(CASE WHEN a.status = 'present' THEN 1 ELSE 0 END) AS present,"
-            " SUM(CASE WHEN a.status = 'absent' THEN 1 ELSE 0 END) AS absent,"
-            " SUM(CASE WHEN a.status = 'leave' THEN 1 ELSE 0 END) AS on_leave"
-            " FROM orgs_meeting m JOIN orgs_attendance a ON a.meeting_id = m.id"
-            " GROUP BY m.id, m.organization_id, m.held_on"
-        )
-        cursor.execute(
-            "CREATE INDEX bench_meeting_counts_org"
-            " ON bench_meeting_counts (organization_id, held_on)"
-        )
-        if connection.vendor == "postgresql":
-            cursor.execute("ANALYZE bench_meeting_counts")
-    try:
-        found["what-if: attendance from per-meeting counts"] = timed_runs(
-            run(
-                "SELECT organization_id, SUM(present), SUM(absent), SUM(on_leave)"
-                f" FROM bench_meeting_counts WHERE organization_id IN ({_in(ids)})"
-                " AND held_on >= %s AND held_on <= %s GROUP BY organization_id",
-                [*ids, adapt(since), adapt(until)],
-            ),
-            runs,
-        )["median"]
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE bench_meeting_counts")
-    return found
+    return {label: timed_runs(run(*st(ids)), runs)["median"] for label, st in statements}
 
 
 def talent_sql(pool: list[int], skill: str) -> Callable[[], int]:
     """Baseline of the talent search: the plain SQL reading the first 50 members of the pool's
-    organizations with the skill, available first, with their organization."""
+    organizations (their ids given) with the skill, tested per member as the selector does,
+    available first, with their organization."""
     from django.db import connection
 
     def action() -> int:
@@ -839,8 +873,8 @@ def talent_sql(pool: list[int], skill: str) -> Callable[[], int]:
                 "SELECT m.id, m.name, m.id_number, m.phone, m.status, m.joined_on, m.available,"
                 " o.id, o.code, o.name, o.kind FROM orgs_member m"
                 " JOIN orgs_organization o ON o.id = m.organization_id"
-                f" WHERE m.organization_id IN ({_in(pool)}) AND m.id IN"
-                " (SELECT member_id FROM orgs_memberskill WHERE skill = %s)"
+                f" WHERE m.organization_id IN ({_in(pool)}) AND EXISTS"
+                " (SELECT 1 FROM orgs_memberskill s WHERE s.member_id = m.id AND s.skill = %s)"
                 " ORDER BY m.available DESC, m.name, m.id LIMIT 50",
                 [*pool, skill],
             )
@@ -869,6 +903,7 @@ def run_measures(p: People, runs: int) -> tuple[list[dict[str, Any]], dict[str, 
     admin, official = bench_web.client_for(p.admin), bench_web.client_for(p.official)
     today = timezone.localdate()
     this, last = year_range(today.year, today), year_range(today.year - 1, today)
+    tree_label = f"plain SQL, the same rows ({len(tree_statements(p.county, *this))} statements)"
     rows = []
     for label, client, who, code in (
         ("organization tree, county", admin, "county admin", p.county),
@@ -884,7 +919,7 @@ def run_measures(p: People, runs: int) -> tuple[list[dict[str, Any]], dict[str, 
                     who,
                     f"GET {url}",
                     get(client, url),
-                    ("plain SQL, the same rows (5 statements)", tree_sql(code, since, until)),
+                    (tree_label, tree_sql(code, since, until)),
                     TREE_TARGET,
                     runs,
                 )
@@ -897,7 +932,7 @@ def run_measures(p: People, runs: int) -> tuple[list[dict[str, Any]], dict[str, 
             "county admin",
             "org_tree(organizations_for(user), …): the rows of the page, not rendered",
             lambda: org_tree(organizations_for(p.admin), *this, today),
-            ("plain SQL, the same rows (5 statements)", tree_sql(p.county, *this)),
+            (tree_label, tree_sql(p.county, *this)),
             TREE_TARGET,
             runs,
         ),

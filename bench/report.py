@@ -499,8 +499,7 @@ def render_orgs(results: list[dict[str, Any]], info: dict[str, str], command: st
                 f"The plain SQL of the county's tree for this year, statement by statement (median "
                 f"of {runs}): "
                 + "; ".join(f"{label} {_s(seconds)}" for label, seconds in breakdown.items())
-                + ". The what-if reads the same attendance figures from a scratch table of "
-                "counts per meeting (built untimed and dropped).",
+                + ".",
             ]
         # The slowest statement of each measure that missed its target, with its plan.
         shown: set[str] = set()
