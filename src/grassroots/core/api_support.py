@@ -189,6 +189,11 @@ class Page(Schema):
 
 def paginate(queryset: models.QuerySet[_M], params: PageQuery) -> dict[str, Any]:
     """One page of an ordered queryset. A page past the end is empty, not an error."""
+    if params.page == 1:
+        # A first page that is not full holds every item: no count to make.
+        items = list(queryset[: params.page_size])
+        count = len(items) if len(items) < params.page_size else queryset.count()
+        return {"count": count, "page": 1, "page_size": params.page_size, "items": items}
     count = queryset.count()
     start = (params.page - 1) * params.page_size
     return {

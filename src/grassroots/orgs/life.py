@@ -11,11 +11,11 @@ the range (members on leave are excused); 0 when nobody was expected.
 from __future__ import annotations
 
 import datetime
-from collections import Counter
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import Attendance, LifeRequirement, Meeting, MeetingKind, Organization
+from .models import LifeRequirement, Meeting, MeetingKind, Organization
 
 DEFAULT_REQUIREMENTS: dict[str, tuple[str, int]] = {
     MeetingKind.MEMBER_MEETING: ("quarter", 1),
@@ -104,37 +104,39 @@ def life_overview(
     rules = requirements()
     counted = {kind: periods(rules[kind][0], since, until) for kind in MeetingKind.values}
     start = min((p.start for ps in counted.values() for p in ps), default=since)
+    # Each meeting goes into its period once: the periods' first days, in order, per kind.
+    starts = {kind: [p.start for p in ps] for kind, ps in counted.items()}
     ids = [org.pk for org in orgs]
-    held: dict[tuple[int, str], list[datetime.date]] = {}
-    attendance: dict[int, Counter[str]] = {}
-    for org_id, kind, day, present, absent, leave in (
+    # (organization, kind) -> meetings held in each counted period.
+    held: dict[tuple[int, str], list[int]] = {}
+    present: dict[int, int] = {}
+    expected: dict[int, int] = {}
+    for org_id, kind, day, n_present, n_absent in (
         Meeting.objects.filter(organization_id__in=ids, held_on__gte=start, held_on__lte=until)
         .order_by()
-        .values_list(
-            "organization_id", "kind", "held_on", "present_count", "absent_count", "leave_count"
-        )
+        .values_list("organization_id", "kind", "held_on", "present_count", "absent_count")
     ):
-        held.setdefault((org_id, kind), []).append(day)
         if day >= since:
-            counts = attendance.setdefault(org_id, Counter())
-            counts[Attendance.Status.PRESENT] += present
-            counts[Attendance.Status.ABSENT] += absent
-            counts[Attendance.Status.LEAVE] += leave
+            present[org_id] = present.get(org_id, 0) + n_present
+            expected[org_id] = expected.get(org_id, 0) + n_present + n_absent
+        i = bisect_right(starts.get(kind, ()), day) - 1
+        if i >= 0 and day <= counted[kind][i].end:
+            key = (org_id, kind)
+            if key not in held:
+                held[key] = [0] * len(counted[kind])
+            held[key][i] += 1
     result: dict[int, Life] = {}
     for org in orgs:
         kinds: dict[str, KindLife] = {}
         for kind, ps in counted.items():
             times = rules[kind][1]
-            days = held.get((org.pk, kind), [])
-            k = kinds[kind] = KindLife()
-            for p in ps:
-                n = sum(1 for day in days if p.start <= day <= p.end)
-                k.required += times
-                k.held += n
-                if n < times:
-                    k.missing_periods.append(p.label)
-        counts = attendance.get(org.pk, Counter())
-        expected = counts[Attendance.Status.PRESENT] + counts[Attendance.Status.ABSENT]
-        rate = counts[Attendance.Status.PRESENT] / expected if expected else 0.0
+            per_period = held.get((org.pk, kind)) or [0] * len(ps)
+            kinds[kind] = KindLife(
+                required=times * len(ps),
+                held=sum(per_period),
+                missing_periods=[p.label for p, n in zip(ps, per_period, strict=True) if n < times],
+            )
+        total = expected.get(org.pk, 0)
+        rate = present.get(org.pk, 0) / total if total else 0.0
         result[org.pk] = Life(org.code, kinds, round(rate, 4))
     return result

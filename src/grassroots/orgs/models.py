@@ -373,7 +373,11 @@ class Meeting(models.Model):
     class Meta:
         verbose_name = _("meeting")
         verbose_name_plural = _("meetings")
-        indexes = [models.Index(fields=["organization", "kind", "held_on"], name="meeting_life")]
+        indexes = [
+            models.Index(fields=["organization", "kind", "held_on"], name="meeting_life"),
+            # A tree's year of branch life: every kind of meeting of its organizations by date.
+            models.Index(fields=["organization", "held_on"], name="meeting_org_day"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.held_on} {self.get_kind_display()} {self.topic}"

@@ -49,5 +49,9 @@ class Migration(migrations.Migration):
             name='present_count',
             field=models.PositiveIntegerField(default=0, editable=False),
         ),
-            migrations.RunPython(fill, migrations.RunPython.noop),
+            migrations.AddIndex(
+            model_name='meeting',
+            index=models.Index(fields=['organization', 'held_on'], name='meeting_org_day'),
+        ),
+        migrations.RunPython(fill, migrations.RunPython.noop),
     ]

@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from grassroots.accounts.models import User
 from grassroots.orgs.activities import member_reveal, photos_add
@@ -77,6 +78,12 @@ def tree(request: HttpRequest) -> HttpResponse:
     else:
         kind = ""
     rows = org_tree(orgs, since, until, today)
+    labels = {value: str(label) for value, label in Organization.Kind.choices}
+    for row in rows:  # said once here: a county's page has some 300 rows
+        row.kind_label = labels[row.org.kind]  # type: ignore[attr-defined]
+        row.gaps_label = ngettext("%(n)d gap", "%(n)d gaps", row.missing) % {  # type: ignore[attr-defined]
+            "n": row.missing
+        }
     gaps_only = request.GET.get("gaps") == "1"
     if gaps_only:
         rows = [r for r in rows if r.missing or not r.has_secretary or r.conversions_overdue]
@@ -86,7 +93,6 @@ def tree(request: HttpRequest) -> HttpResponse:
         "years": list(range(today.year, max(FIRST_YEAR, today.year - 5) - 1, -1)),
         "kind": kind,
         "kinds": Organization.Kind.choices,
-        "kind_labels": {value: str(label) for value, label in Organization.Kind.choices},
         # The organization pages' address, joined with each code in the template (a reverse()
         # per row was a third of a county page's time).
         "orgs_url": reverse("console:orgs"),
