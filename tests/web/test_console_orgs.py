@@ -11,7 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from grassroots.audit.models import Event
-from grassroots.orgs.models import Attendance, Meeting, Photo
+from grassroots.orgs.models import Activity, Attendance, Meeting, Photo
 from tests import factories as f
 from tests.orgs.party_world import PNG, party_world
 
@@ -154,3 +154,46 @@ def test_the_talent_search_finds_by_skill(party, login):
     assert found.context["seen"] == {party.members["SD-ZB"].pk}
     assert found.content.decode().count("139****5678") == 1
     assert client.get("/console/orgs/talent/", {"group": "JX-ZB"}).status_code == 404
+
+
+def test_a_joint_activity_is_recorded_with_its_pool(party, login):
+    client = login("official")
+    page = client.get("/console/orgs/SX-LH/activity/")
+    assert page.status_code == 200
+    pool = dict(page.context["form"].fields["organizations"].choices)
+    assert sorted(pool.values()) == ["水东社区党支部", "水西联合党支部", "西门社区党支部"]
+    sd = party.orgs["SD-ZB"]
+    secretary = party.members["SD-ZB"]
+    response = client.post(
+        "/console/orgs/SX-LH/activity/",
+        {
+            "theme": "联建清溪",
+            "held_on": "2025-06-01",
+            "place": "水东溪",
+            "organizations": [str(sd.pk)],
+            "attendees": [str(secretary.pk)],
+            "guests": "12",
+        },
+    )
+    assert response.status_code == 302
+    activity = Activity.objects.get(theme="联建清溪")
+    assert activity.organization.code == "SX-LH" and activity.guests == 12
+    assert set(activity.organizations.values_list("code", flat=True)) == {"SX-LH", "SD-ZB"}
+    assert list(activity.attendees.all()) == [secretary]
+    assert Event.objects.filter(object_type="orgs.activity", object_id=str(activity.pk)).exists()
+    # A member of another town's branch is not offered, and naming one is refused.
+    outsider = party.members["BS-ZB"]
+    refused = client.post(
+        "/console/orgs/SX-LH/activity/",
+        {
+            "theme": "再联建",
+            "held_on": "2025-06-02",
+            "organizations": [str(sd.pk)],
+            "attendees": [str(outsider.pk)],
+            "guests": "0",
+        },
+    )
+    assert refused.status_code == 400
+    assert not Activity.objects.filter(theme="再联建").exists()
+    assert login("secretary").get("/console/orgs/XM-ZB/activity/").status_code == 404
+    assert login("worker").get("/console/orgs/SD-ZB/activity/").status_code == 403

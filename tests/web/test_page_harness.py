@@ -215,6 +215,7 @@ RULES: dict[str, Rule] = {
     "console:org": Rule(perm("orgs.view_organization"), target=ORG),
     # The first organization each persona sees is one they record the meetings of.
     "console:org_meeting": Rule(perm("orgs.add_meeting"), target=ORG),
+    "console:org_activity": Rule(perm("orgs.add_activity"), target=ORG),
     "console:org_member_reveal": Rule(
         perm("orgs.view_member", "orgs.reveal_member"), target=Target(Member), object_first=True
     ),

@@ -21,7 +21,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from grassroots.accounts.models import User
-from grassroots.orgs.activities import member_reveal, photos_add
+from grassroots.orgs.activities import (
+    activity_record,
+    may_record_activity,
+    member_reveal,
+    photos_add,
+)
 from grassroots.orgs.life import life
 from grassroots.orgs.models import (
     Activity,
@@ -38,13 +43,14 @@ from grassroots.orgs.selectors import (
     alliances_for,
     conversions_overdue,
     organizations_for,
+    pool_organizations,
     secretary_vacant_since,
     talent,
 )
 from grassroots.orgs.services import may_record_meeting, meeting_record
 from grassroots.web.paging import sorted_page
 
-from .orgs_forms import MeetingForm, RevealForm, TalentForm
+from .orgs_forms import ActivityForm, MeetingForm, RevealForm, TalentForm
 
 FIRST_YEAR = 2000
 
@@ -187,6 +193,8 @@ def detail(request: HttpRequest, code: str) -> HttpResponse:
         "may_record": request.user.has_perm("orgs.add_meeting")
         and may_record_meeting(request.user, org),
         "may_reveal": request.user.has_perm("orgs.reveal_member"),
+        "may_record_activity": request.user.has_perm("orgs.add_activity")
+        and may_record_activity(request.user, org),
         "is_pool": org.kind == Organization.Kind.JOINT_BRANCH or org.alliances.exists(),
     }
     return render(request, "web/console/orgs_detail.html", context)
@@ -233,6 +241,47 @@ def meeting_new(request: HttpRequest, code: str) -> HttpResponse:
         form.fields["place"].initial = last_place
     return render(
         request, "web/console/orgs_meeting.html", {"org": org, "form": form}, status=status
+    )
+
+
+@login_required
+@permission_required("orgs.add_activity", raise_exception=True)
+def activity_new(request: HttpRequest, code: str) -> HttpResponse:
+    """Record a joint activity of a joint branch (or any organization) with its pool."""
+    org = _visible_org(request, code)
+    user = signed_in(request)
+    if not may_record_activity(user, org):
+        raise PermissionDenied(_("You may not record this organization's activities."))
+    pool = list(pool_organizations(org).order_by("code"))
+    members = list(
+        Member.objects.filter(organization__in=pool)
+        .select_related("organization")
+        .order_by("organization__code", "name", "pk")
+    )
+    form = ActivityForm(request.POST or None, request.FILES or None, pool=pool, members=members)
+    if request.method == "POST" and form.is_valid():
+        orgs, people = form.chosen()
+        try:
+            with transaction.atomic():
+                activity = activity_record(
+                    actor=user,
+                    organization=org,
+                    data=form.data_for_service(),
+                    organizations=orgs,
+                    attendees=people,
+                )
+                photos_add(actor=user, uploads=form.cleaned_data["photos"], activity=activity)
+        except ValidationError as exc:
+            form.add_service_errors(exc.message_dict)
+        else:
+            messages.success(
+                request,
+                _("Activity “%(theme)s” recorded.") % {"theme": activity.theme},
+            )
+            return redirect(reverse("console:org", args=[org.code]) + "#activities")
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "web/console/orgs_activity.html", {"org": org, "form": form}, status=status
     )
 
 

@@ -89,3 +89,57 @@ class TalentForm(forms.Form):
     group = forms.CharField(label=_("Joint branch or alliance"), required=False, max_length=32)
     skill = forms.CharField(label=_("Skill"), required=False, max_length=30)
     available = forms.BooleanField(label=_("Available only"), required=False)
+
+
+class ActivityForm(forms.Form):
+    """A joint activity: the organizations of the pool taking part and the members present
+    ticked from lists, others present counted."""
+
+    theme = forms.CharField(label=_("Theme"), max_length=200)
+    held_on = forms.DateField(
+        label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    place = forms.CharField(label=_("Place"), max_length=200, required=False)
+    organizations = forms.MultipleChoiceField(
+        label=_("Organizations taking part"), widget=forms.CheckboxSelectMultiple
+    )
+    attendees = forms.MultipleChoiceField(
+        label=_("Members present"), widget=forms.CheckboxSelectMultiple, required=False
+    )
+    guests = forms.IntegerField(label=_("Others present"), min_value=0, max_value=100000, initial=0)
+    minutes = forms.CharField(
+        label=_("Minutes"),
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    photos = MultipleFileField(
+        label=_("Photos"),
+        required=False,
+        help_text=_("Up to %(n)d photos: JPEG, PNG, WebP or HEIC") % {"n": MAX_PHOTOS},
+    )
+
+    def __init__(
+        self, *args: Any, pool: Sequence[Any], members: Sequence[Member], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.pool = {str(o.pk): o for o in pool}
+        self.people = {str(m.pk): m for m in members}
+        self.fields["held_on"].initial = timezone.localdate()
+        self.fields["organizations"].choices = [(k, o.name) for k, o in self.pool.items()]
+        self.fields["organizations"].initial = list(self.pool)
+        self.fields["attendees"].choices = [
+            (k, f"{m.name}（{m.organization.name}）") for k, m in self.people.items()
+        ]
+
+    def chosen(self) -> tuple[list[Any], list[Member]]:
+        orgs = [self.pool[k] for k in self.cleaned_data["organizations"]]
+        return orgs, [self.people[k] for k in self.cleaned_data["attendees"]]
+
+    def data_for_service(self) -> dict[str, Any]:
+        return {k: self.cleaned_data[k] for k in ("theme", "held_on", "place", "minutes", "guests")}
+
+    def add_service_errors(self, errors: dict[str, list[str]]) -> None:
+        for name, messages in errors.items():
+            for message in messages:
+                self.add_error(name if name in self.fields else None, message)

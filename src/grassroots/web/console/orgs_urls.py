@@ -17,4 +17,5 @@ urlpatterns = [
     # take any code after orgs/ and must come last.
     path("orgs/<str:code>/", orgs.detail, name="org"),
     path("orgs/<str:code>/meeting/", orgs.meeting_new, name="org_meeting"),
+    path("orgs/<str:code>/activity/", orgs.activity_new, name="org_activity"),
 ]
