@@ -4,7 +4,7 @@ member's number, searching the talent pool."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -126,9 +126,11 @@ class ActivityForm(forms.Form):
         self.pool = {str(o.pk): o for o in pool}
         self.people = {str(m.pk): m for m in members}
         self.fields["held_on"].initial = timezone.localdate()
-        self.fields["organizations"].choices = [(k, o.name) for k, o in self.pool.items()]
-        self.fields["organizations"].initial = list(self.pool)
-        self.fields["attendees"].choices = [
+        orgs = cast(forms.MultipleChoiceField, self.fields["organizations"])
+        orgs.choices = [(k, o.name) for k, o in self.pool.items()]
+        orgs.initial = list(self.pool)
+        present = cast(forms.MultipleChoiceField, self.fields["attendees"])
+        present.choices = [
             (k, f"{m.name}（{m.organization.name}）") for k, m in self.people.items()
         ]
 
