@@ -7,7 +7,6 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -16,7 +15,7 @@ from django.utils.translation import gettext as _
 from grassroots.audit import services as audit
 from grassroots.audit.models import Event
 from grassroots.cases.intake import check_photos
-from grassroots.registry.privacy import REVEALABLE, RevealLimitReached, clean_reason, reveals_today
+from grassroots.registry.privacy import reveal_field
 
 from .models import Activity, Alliance, Meeting, Member, Organization, Photo
 from .selectors import pool_organizations
@@ -148,28 +147,6 @@ def member_reveal(*, user: User, member: Member, field: str, reason: str) -> tup
     with the registry's reveals (registry.privacy)."""
     if not user.has_perm("orgs.reveal_member"):
         raise PermissionDenied(_("Your role may not reveal personal numbers."))
-    if field not in REVEALABLE:
-        raise ValidationError(
-            {
-                "field": _("unknown field %(f)s (use one of %(all)s)")
-                % {"f": field, "all": ", ".join(REVEALABLE)}
-            }
-        )
-    text = clean_reason(reason)
-    with transaction.atomic():
-        limit = int(getattr(settings, "REVEAL_DAILY_LIMIT", 100))
-        if reveals_today(user) >= limit:
-            raise RevealLimitReached(
-                _("You have revealed %(n)d values today, the daily limit; ask an administrator.")
-                % {"n": limit}
-            )
-        event = audit.record(
-            Event.Action.REVEAL,
-            object_type=audit.object_type(member),
-            object_id=member.pk,
-            object_repr=audit.label(member),
-            scope_code=member.audit_scope,
-            changes={"field": field},
-            reason=text,
-        )
-    return str(getattr(member, field) or ""), event
+    return reveal_field(
+        user=user, obj=member, field=field, reason=reason, scope_code=member.audit_scope
+    )

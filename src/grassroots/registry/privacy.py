@@ -70,6 +70,17 @@ def reveal(*, user: User, resident: Resident, field: str, reason: str) -> tuple[
     """
     if not may_reveal(user):
         raise PermissionDenied(_("Your role may not reveal personal numbers."))
+    return reveal_field(
+        user=user, obj=resident, field=field, reason=reason, scope_code=resident.scope_code
+    )
+
+
+def reveal_field(
+    *, user: User, obj: Any, field: str, reason: str, scope_code: str
+) -> tuple[str, Event]:
+    """The full value of `field` (an ID or mobile number) of `obj`, a person's record the caller
+    found in the user's scope and checked the user may reveal: the reason cleaned, the daily
+    cap (shared by every kind of record) kept, the reveal recorded before it is returned."""
     if field not in REVEALABLE:
         raise ValidationError(
             {
@@ -87,11 +98,11 @@ def reveal(*, user: User, resident: Resident, field: str, reason: str) -> tuple[
             )
         event = audit.record(
             Event.Action.REVEAL,
-            object_type=audit.object_type(resident),
-            object_id=resident.pk,
-            object_repr=audit.label(resident),
-            scope_code=resident.scope_code,
+            object_type=audit.object_type(obj),
+            object_id=obj.pk,
+            object_repr=audit.label(obj),
+            scope_code=scope_code,
             changes={"field": field},
             reason=text,
         )
-    return str(getattr(resident, field) or ""), event
+    return str(getattr(obj, field) or ""), event
