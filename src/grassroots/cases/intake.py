@@ -378,26 +378,37 @@ def _possible_duplicates(case: Case) -> list[str]:
     return [c.tracking_code for c, _score in found]
 
 
+PHOTO_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+
+
+def photo_digest(upload: Any) -> str:
+    """The SHA-256 of an uploaded photo, read in chunks; the file is rewound after."""
+    upload.seek(0)
+    sha = hashlib.sha256()
+    for chunk in upload.chunks():
+        sha.update(chunk)
+    upload.seek(0)
+    return sha.hexdigest()
+
+
+def photo_name(digest: str, content_type: str) -> str:
+    """The name a photo is stored under: its digest's start and the extension of its type."""
+    return f"{digest[:16]}.{PHOTO_EXTENSIONS.get(content_type, 'heic')}"
+
+
 def store_photos(
     case: Case, event: CaseEvent | None, photos: Sequence[tuple[Any, str]], urls: Sequence[str]
 ) -> None:
     for upload, content_type in photos:
-        upload.seek(0)
-        sha = hashlib.sha256()
-        for chunk in upload.chunks():
-            sha.update(chunk)
-        upload.seek(0)
-        ext = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}.get(
-            content_type, "heic"
-        )
+        digest = photo_digest(upload)
         photo = CasePhoto(
             case=case,
             event=event,
             content_type=content_type,
             size=upload.size or 0,
-            sha256=sha.hexdigest(),
+            sha256=digest,
         )
-        photo.file.save(f"{sha.hexdigest()[:16]}.{ext}", upload, save=False)
+        photo.file.save(photo_name(digest, content_type), upload, save=False)
         photo.save()
     for url in urls:
         CasePhoto.objects.create(case=case, event=event, url=url)

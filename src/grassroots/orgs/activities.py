@@ -3,7 +3,6 @@ activities, and revealing a member's full number: writes, each audited in its tr
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from grassroots.audit import services as audit
 from grassroots.audit.models import Event
-from grassroots.cases.intake import check_photos
+from grassroots.cases.intake import check_photos, photo_digest, photo_name
 from grassroots.registry.privacy import reveal_field
 
 from .models import Activity, Alliance, Meeting, Member, Organization, Photo
@@ -23,8 +22,6 @@ from .services import may_record_meeting
 
 if TYPE_CHECKING:
     from grassroots.accounts.models import User
-
-PHOTO_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 
 def may_record_activity(user: User | Any, organization: Organization) -> bool:
@@ -120,20 +117,15 @@ def photos_add(
     photos: list[Photo] = []
     with transaction.atomic():
         for upload, content_type in checked:
-            upload.seek(0)
-            sha = hashlib.sha256()
-            for chunk in upload.chunks():
-                sha.update(chunk)
-            upload.seek(0)
+            digest = photo_digest(upload)
             photo = Photo(
                 meeting=meeting,
                 activity=activity,
                 content_type=content_type,
                 size=upload.size or 0,
-                sha256=sha.hexdigest(),
+                sha256=digest,
             )
-            ext = PHOTO_EXTENSIONS.get(content_type, "heic")
-            photo.file.save(f"{sha.hexdigest()[:16]}.{ext}", upload, save=False)
+            photo.file.save(photo_name(digest, content_type), upload, save=False)
             photo.save()
             photos.append(photo)
         if photos:
