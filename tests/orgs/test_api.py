@@ -255,3 +255,34 @@ def test_the_talent_pool_shares_who_can_help_not_their_numbers(world, party):
     assert [m["name"] for m in available["items"]] == ["SD-ZB党员"]
     # A group outside the scope finds nobody.
     assert call(world, "official", "GET", "/talent", {"group": "JX-ZB"}).json()["count"] == 0
+
+
+def test_lists_take_the_same_queries_whatever_their_length(world, party):
+    """No query per row: the secretaries' vacancy, the activities' attendees and the meetings'
+    attendance are read for the whole page."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.orgs.party_world import _branch_life, _people
+    from tests.orgs.shared_world import organization
+
+    def queries(path: str) -> int:
+        with CaptureQueriesContext(connection) as seen:
+            assert call(world, "admin", "GET", path).status_code == 200
+        return len(seen)
+
+    paths = ["/organizations", "/meetings", "/activities"]
+    before = [queries(p) for p in paths]
+    for i, village in enumerate([world.village_a1, world.village_a2, world.village_b1]):
+        org = organization(f"EX-{i}", f"新增支部{i}", "branch", village)
+        _branch_life(org, _people(org, f"EX{i}"))
+    assert [queries(p) for p in paths] == before
+    meeting = call(world, "admin", "GET", "/meetings", {"org": "EX-0"}).json()["items"][0]
+    assert meeting["attendance"] == {"present": 2, "absent": 0, "leave": 0}
+    activity = call(world, "admin", "GET", "/activities", {"org": "EX-0"}).json()["items"][0]
+    assert activity["attendees"] == 2 and activity["guests"] == 3
+    vacancies = {
+        o["code"]: o["secretary_vacant_since"]
+        for o in call(world, "admin", "GET", "/organizations").json()["items"]
+    }
+    assert vacancies["EX-0"] is None and vacancies["XM-ZB"] is not None

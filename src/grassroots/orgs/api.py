@@ -45,7 +45,6 @@ from .life import life
 from .models import (
     Activity,
     Alliance,
-    Attendance,
     Meeting,
     Member,
     MemberPost,
@@ -69,7 +68,13 @@ from .schemas import (
     RevealOut,
     TalentPage,
 )
-from .selectors import alliances_for, organizations_for, secretary_vacant_since, talent
+from .selectors import (
+    alliances_for,
+    organizations_for,
+    secretaries_vacant_since,
+    secretary_vacant_since,
+    talent,
+)
 from .services import meeting_record
 
 router = Router(tags=["orgs"])
@@ -82,15 +87,18 @@ def org_ref(org: Organization | Alliance | None) -> dict[str, str] | None:
     return None if org is None else {"code": org.code, "name": org.name}
 
 
-def organization_out(org: Organization) -> dict[str, Any]:
+def organization_out(org: Organization, vacant_since: Any = ...) -> dict[str, Any]:
+    """`vacant_since`: the secretary's vacancy when the caller read it for a whole page."""
+    if vacant_since is ...:
+        vacant_since = secretary_vacant_since(org)
     return {
         "code": org.code,
         "name": org.name,
         "kind": org.kind,
         "parent": org_ref(org.parent),
         "units": [{"code": s.unit_code, "name": s.unit.name} for s in org.served.all()],
-        "members": getattr(org, "member_count", None) or org.members.count(),
-        "secretary_vacant_since": secretary_vacant_since(org),
+        "members": org.member_count if hasattr(org, "member_count") else org.members.count(),
+        "secretary_vacant_since": vacant_since,
     }
 
 
@@ -118,9 +126,12 @@ def photo_url(photo: Photo) -> str:
 
 
 def meeting_out(meeting: Meeting) -> dict[str, Any]:
-    counts = {s: 0 for s in Attendance.Status.values}
-    for a in meeting.attendance.all():
-        counts[a.status] += 1
+    # The counts the meeting keeps (services.meeting_record), not its attendance rows.
+    counts = {
+        "present": meeting.present_count,
+        "absent": meeting.absent_count,
+        "leave": meeting.leave_count,
+    }
     return {
         "id": meeting.pk,
         "organization": org_ref(meeting.organization),
@@ -142,7 +153,9 @@ def activity_out(activity: Activity) -> dict[str, Any]:
         "held_on": activity.held_on,
         "place": activity.place,
         "organizations": [org_ref(o) for o in activity.organizations.all()],
-        "attendees": activity.attendees.count(),
+        "attendees": activity.attendee_count  # type: ignore[attr-defined]
+        if hasattr(activity, "attendee_count")
+        else activity.attendees.count(),
         "guests": activity.guests,
         "minutes": activity.minutes,
         "photos": [photo_url(p) for p in activity.photos.all()],
@@ -211,7 +224,8 @@ def list_organizations(
         .order_by("code")
     )
     page = paginate(orgs, paging)
-    page["items"] = [organization_out(o) for o in page["items"]]
+    vacant = secretaries_vacant_since(page["items"])
+    page["items"] = [organization_out(o, vacant[o.pk]) for o in page["items"]]
     return page
 
 
@@ -332,7 +346,7 @@ class MeetingFilters(Schema):
 
 
 def _meetings(qs: QuerySet[Meeting]) -> QuerySet[Meeting]:
-    return qs.select_related("organization").prefetch_related("attendance", "photos")
+    return qs.select_related("organization").prefetch_related("photos")
 
 
 @router.get(
@@ -486,7 +500,11 @@ class ActivityFilters(Schema):
 
 
 def _activities(qs: QuerySet[Activity]) -> QuerySet[Activity]:
-    return qs.select_related("organization", "alliance").prefetch_related("organizations", "photos")
+    return (
+        qs.select_related("organization", "alliance")
+        .prefetch_related("organizations", "photos")
+        .annotate(attendee_count=Count("attendees", distinct=True))
+    )
 
 
 @router.get(
